@@ -1,0 +1,30 @@
+/*  config.h — the switch's command line.
+
+    Owns: option parsing, defaults and validation of limits.  Never touches: sockets.
+*/
+#ifndef SW_CONFIG_H
+#define SW_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+
+#include "switch.h"
+
+#define SW_MAX_LISTEN 16
+
+typedef struct {
+    char run_dir[PATH_MAX];
+    const char *listen[SW_MAX_LISTEN];
+    int nlisten;
+    bool no_ipc;
+    const char *group;          /* socket file group (mode 0660), or NULL (0600) */
+    bool use_syslog;
+    int log_level;
+    sw_limits_t lim;
+} sw_config_t;
+
+/*  Parse argv.  Returns 0 to run, 1 when it printed --help/--version (exit 0), -1 on a
+    usage error (a sentence was printed on stderr; exit 2). */
+int sw_config_parse(sw_config_t *cfg, int argc, char **argv);
+
+#endif

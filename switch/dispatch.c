@@ -1,0 +1,339 @@
+/*  dispatch.c — one incoming message, from the socket to the handler of its command.
+
+    Owns: reading [routing id, header, payload?] off the ROUTER socket, validating the
+    header (wire.c), the session check, and the command handlers: HELLO, REQUEST, REPLY,
+    SUBSCRIBE, UNSUBSCRIBE, CREDIT, HEARTBEAT, BYE, TRACE, UNTRACE, DIAG.
+    Never touches: payload bytes (they are moved, never read), the wire layout itself.
+
+    The hot path, REQUEST then REPLY, in one read:
+      recv frames into sw->spare (a pooled sw_msg_t) -> decode header -> find session
+      REQUEST: limits -> find/create queue -> adopt spare as the request -> FIFO -> pump
+               (queue.c delivers it with a refcounted copy of the payload)
+      REPLY:   in-flight map by msg_id -> check it was delivered to this peer -> credit back
+               -> RESULT to the client with the reply payload moved, not copied -> free
+*/
+#include <errno.h>
+#include <string.h>
+
+#include "switch.h"
+#include "xsp/log.h"
+
+/*  Best effort: which command and reference a broken header was about, for the ERROR. */
+static void peek_ref(const void *buf, size_t len, uint64_t *cmd, uint64_t *ref)
+{
+    xsp_mpr_t r;
+    uint32_t n;
+    *cmd = *ref = 0;
+    xsp_mpr_init(&r, buf, len);
+    if (xsp_mpr_array(&r, &n) || n < 1 || xsp_mpr_uint(&r, cmd) || *cmd > XSP_CMD__MAX) {
+        *cmd = 0;
+        return;
+    }
+    if ((*cmd == XSP_CMD_REQUEST || *cmd == XSP_CMD_REPLY || *cmd == XSP_CMD_DIAG) && n > 1 &&
+        xsp_mpr_uint(&r, ref))
+        *ref = 0;
+}
+
+static uint64_t ref_of(const xsp_hdr_t *h)
+{
+    return h->cmd == XSP_CMD_REPLY ? h->msg_id : h->corr;
+}
+
+static void on_hello(sw_t *sw, sw_peer_t *p, const void *rid, size_t rid_len, const xsp_hdr_t *h)
+{
+    if (h->version != XSP_PROTO_VERSION) {
+        sw_send_error(sw, NULL, rid, rid_len, 0, 0, XSP_E_VERSION,
+                      "protocol version %llu is not supported; this switch speaks version %d",
+                      (unsigned long long) h->version, XSP_PROTO_VERSION);
+        if (p)
+            sw_peer_kill(sw, p, "protocol version mismatch");
+        return;
+    }
+    if (p)
+        sw_peer_kill(sw, p, "a new HELLO replaced the session");
+    if (sw->npeers >= sw->lim.max_peers) {
+        sw_send_error(sw, NULL, rid, rid_len, 0, 0, XSP_E_TOO_MANY_PEERS,
+                      "the switch already holds its maximum of %u sessions", sw->lim.max_peers);
+        return;
+    }
+    p = sw_peer_new(sw, rid, rid_len, h);
+    if (!p) {
+        sw_send_error(sw, NULL, rid, rid_len, 0, 0, XSP_E_INTERNAL, "out of memory for a session");
+        return;
+    }
+    xsp_hdr_t w = { .cmd = XSP_CMD_WELCOME, .version = XSP_PROTO_VERSION, .peer_id = p->id };
+    w.heartbeat_ms = (uint64_t) sw->lim.heartbeat_ms;
+    w.max_payload = sw->lim.max_payload;
+    w.max_depth = sw->lim.max_depth;
+    w.max_outstanding = sw->lim.max_outstanding;
+    w.max_credit = sw->lim.max_credit;
+    w.sw_version = XSP_STR(XSP_VERSION);
+    sw_send(sw, p, &w, NULL);
+}
+
+/*  m is sw->spare holding the REQUEST's frames; on acceptance it becomes the request. */
+static void on_request(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h, sw_msg_t *m)
+{
+    size_t plen = zmq_msg_size(&m->payload);
+    xsp_code_t why = XSP_OK;
+#define REFUSE(code, ...) \
+    do { sw_send_error(sw, p, NULL, 0, XSP_CMD_REQUEST, h->corr, code, __VA_ARGS__); return; } while (0)
+
+    if (plen > sw->lim.max_payload)
+        REFUSE(XSP_E_TOO_LARGE, "payload of %zu bytes is over the %llu-byte limit", plen,
+               (unsigned long long) sw->lim.max_payload);
+    if (p->outstanding >= sw->lim.max_outstanding)
+        REFUSE(XSP_E_TOO_MANY_OUTSTANDING, "%s already has %u requests outstanding (the limit)",
+               p->label, p->outstanding);
+    if (p->outstanding_bytes + plen > sw->lim.max_outstanding_bytes)
+        REFUSE(XSP_E_TOO_MANY_OUTSTANDING,
+               "%s already has %llu payload bytes outstanding; this request would pass the %llu-byte limit",
+               p->label, (unsigned long long) p->outstanding_bytes,
+               (unsigned long long) sw->lim.max_outstanding_bytes);
+    if (sw->nmsgs >= sw->lim.max_messages)
+        REFUSE(XSP_E_QUEUE_FULL, "the switch holds its maximum of %u requests", sw->lim.max_messages);
+    sw_queue_t *q = sw_queue_get(sw, h->queue.ptr, h->queue.len, true, &why);
+    if (!q) {
+        if (why == XSP_E_TOO_MANY_QUEUES)
+            REFUSE(why, "the switch already holds its maximum of %u queues", sw->lim.max_queues);
+        if (why == XSP_E_INVALID_ARGUMENT)
+            REFUSE(why, "queue name must be 1-%d bytes of A-Z a-z 0-9 . _ - : / @ +", XSP_QUEUE_MAX);
+        REFUSE(XSP_E_INTERNAL, "out of memory creating a queue");
+    }
+    if (q->depth >= sw->lim.max_depth) {
+        q->st.errors++;
+        REFUSE(XSP_E_QUEUE_FULL, "queue '%s' holds its maximum of %u waiting requests", q->name,
+               sw->lim.max_depth);
+    }
+    m->id = ++sw->next_msg_id;
+    m->corr = h->corr;
+    m->flags = (uint32_t) (h->flags & XSP_FLAG_AT_MOST_ONCE);
+    m->accepted_ns = sw->now_ns;
+    m->queue = q;
+    m->dbg = h->dbg;            /* points into m->hdr, which the request keeps */
+    if (h->timeout_ms) {
+        uint64_t t = h->timeout_ms > UINT64_MAX / 2000000 ? UINT64_MAX / 2000000 : h->timeout_ms;
+        m->deadline_ns = sw->now_ns + t * 1000000;
+        if (sw_deadline_add(sw, m))
+            REFUSE(XSP_E_INTERNAL, "out of memory for the deadline heap");
+    }
+#undef REFUSE
+    sw->spare = NULL;           /* adopted */
+    m->client = p;
+    m->cprev = NULL;
+    m->cnext = p->out_head;
+    if (p->out_head)
+        p->out_head->cprev = m;
+    p->out_head = m;
+    p->outstanding++;
+    p->outstanding_bytes += plen;
+    sw->nmsgs++;
+    q->st.sent++;
+    sw->ct.sent++;
+    sw_trace(sw, SW_EV_SEND, q, m->id, m->corr, p->label, q->name, plen, m->dbg.ptr, m->dbg.len, 0,
+             &m->payload);
+    sw_queue_push_tail(q, m);
+    sw_queue_pump(sw, q);
+}
+
+/*  m is sw->spare holding the REPLY's frames; its payload moves on to the client. */
+static void on_reply(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h, sw_msg_t *m)
+{
+    sw_msg_t *r = sw_map_get(&sw->inflight, &h->msg_id, sizeof h->msg_id);
+    if (!r || r->sub->peer != p) {
+        /* expired, client gone, or never delivered to this peer: never route it anywhere */
+        sw->ct.late_replies++;
+        sw_trace(sw, SW_EV_DROP, NULL, h->msg_id, 0, p->label, NULL, zmq_msg_size(&m->payload),
+                 r ? "reply from a peer the request was not delivered to" : "late reply",
+                 r ? 50 : 10, 0, NULL);
+        return;
+    }
+    uint64_t service_us = (sw->now_ns - r->delivered_ns) / 1000;
+    sw_queue_t *q = r->queue;
+    sw_peer_t *c = r->client;
+    sw_inflight_remove(sw, r);
+    sw_deadline_remove(sw, r);
+    if (c) {
+        xsp_hdr_t res = { .cmd = XSP_CMD_RESULT, .corr = r->corr, .status = h->status,
+                          .msg_id = r->id, .service_us = service_us };
+        sw_client_forget(r);
+        q->st.replied++;
+        sw->ct.replied++;
+        sw_trace(sw, SW_EV_REPLY, q, r->id, r->corr, p->label, c->label, zmq_msg_size(&m->payload),
+                 r->dbg.ptr, r->dbg.len, service_us, &m->payload);
+        sw_send(sw, c, &res, &m->payload);
+    } else {
+        sw->ct.late_replies++;
+        sw_trace(sw, SW_EV_DROP, q, r->id, r->corr, p->label, NULL, zmq_msg_size(&m->payload),
+                 "reply to a request whose client is gone or which expired", 56, service_us, NULL);
+    }
+    sw_msg_free(sw, r);
+    sw->nmsgs--;
+}
+
+static void on_subscribe(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h)
+{
+    xsp_code_t why = XSP_OK;
+    sw_queue_t *q = sw_queue_get(sw, h->queue.ptr, h->queue.len, true, &why);
+    if (!q) {
+        sw_send_error(sw, p, NULL, 0, h->cmd, 0, why,
+                      why == XSP_E_TOO_MANY_QUEUES ? "the switch already holds its maximum of queues"
+                      : why == XSP_E_INVALID_ARGUMENT
+                          ? "queue name must be 1-255 bytes of A-Z a-z 0-9 . _ - : / @ +"
+                          : "out of memory creating a queue");
+        return;
+    }
+    sw_sub_t *s = sw_sub_find(p, q);
+    if (!s) {
+        s = sw_sub_add(sw, p, q);
+        if (!s) {
+            sw_send_error(sw, p, NULL, 0, h->cmd, 0, XSP_E_INTERNAL, "out of memory for a subscription");
+            return;
+        }
+        sw_trace(sw, SW_EV_SUBSCRIBE, q, 0, 0, p->label, q->name, 0, NULL, 0, 0, NULL);
+    }
+    sw_sub_add_credit(sw, s, h->credit);
+}
+
+static sw_sub_t *existing_sub(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h)
+{
+    sw_queue_t *q = sw_queue_get(sw, h->queue.ptr, h->queue.len, false, NULL);
+    sw_sub_t *s = q ? sw_sub_find(p, q) : NULL;
+    if (!s)
+        sw_send_error(sw, p, NULL, 0, h->cmd, 0, XSP_E_INVALID_ARGUMENT,
+                      "%s is not subscribed to queue '%.*s'", p->label, (int) h->queue.len, h->queue.ptr);
+    return s;
+}
+
+static void on_trace(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h)
+{
+    if (memchr(h->queue.ptr, '\0', h->queue.len)) {
+        sw_send_error(sw, p, NULL, 0, h->cmd, 0, XSP_E_INVALID_ARGUMENT, "trace glob contains a NUL byte");
+        return;
+    }
+    sw_trace_subscribe(sw, p, h->seq, h->queue, h->follow != 0);
+}
+
+static void on_diag(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h)
+{
+    zmq_msg_t body;
+    if (sw_diag_encode(sw, &body)) {
+        sw_send_error(sw, p, NULL, 0, h->cmd, h->corr, XSP_E_INTERNAL, "out of memory for diagnostics");
+        return;
+    }
+    xsp_hdr_t r = { .cmd = XSP_CMD_DIAG_REPLY, .corr = h->corr };
+    if (sw_send(sw, p, &r, &body) < 0)
+        zmq_msg_close(&body);
+}
+
+/*  Which commands may carry a payload frame. */
+static bool takes_payload(unsigned cmd)
+{
+    return cmd == XSP_CMD_REQUEST || cmd == XSP_CMD_REPLY;
+}
+
+static void handle(sw_t *sw, const void *rid, size_t rid_len, sw_msg_t *m, int nframes, bool extra)
+{
+    sw_peer_t *p = sw_peer_find(sw, rid, rid_len);
+    xsp_hdr_t h;
+    char why[256];
+    uint64_t pcmd, pref;
+
+    if (p)
+        p->last_seen_ns = sw->now_ns;
+    const void *hbuf = zmq_msg_data(&m->hdr);
+    size_t hlen = zmq_msg_size(&m->hdr);
+    if (extra || xsp_hdr_decode(hbuf, hlen, &h, why, sizeof why) < 0) {
+        sw->ct.protocol_errors++;
+        peek_ref(hbuf, hlen, &pcmd, &pref);
+        if (extra)
+            snprintf(why, sizeof why, "a message has at most 2 frames (header, payload)");
+        sw_send_error(sw, p, rid, rid_len, (unsigned) pcmd, pref, XSP_E_PROTOCOL, "%s", why);
+        return;
+    }
+    if (nframes == 2 && !takes_payload(h.cmd)) {
+        sw->ct.protocol_errors++;
+        sw_send_error(sw, p, rid, rid_len, h.cmd, ref_of(&h), XSP_E_PROTOCOL,
+                      "%s carries no payload frame", xsp_cmd_name(h.cmd));
+        return;
+    }
+    if (!p && h.cmd != XSP_CMD_HELLO) {
+        sw_send_error(sw, NULL, rid, rid_len, h.cmd, ref_of(&h), XSP_E_NO_SESSION,
+                      "say HELLO first (a new or restarted switch does not know this connection)");
+        return;
+    }
+    switch (h.cmd) {
+    case XSP_CMD_HELLO:       on_hello(sw, p, rid, rid_len, &h); break;
+    case XSP_CMD_REQUEST:     on_request(sw, p, &h, m); break;
+    case XSP_CMD_REPLY:       on_reply(sw, p, &h, m); break;
+    case XSP_CMD_SUBSCRIBE:   on_subscribe(sw, p, &h); break;
+    case XSP_CMD_UNSUBSCRIBE: {
+        sw_sub_t *s = existing_sub(sw, p, &h);
+        if (s)
+            sw_sub_remove(sw, s, false);
+        break;
+    }
+    case XSP_CMD_CREDIT: {
+        sw_sub_t *s = existing_sub(sw, p, &h);
+        if (s)
+            sw_sub_add_credit(sw, s, h.credit);
+        break;
+    }
+    case XSP_CMD_HEARTBEAT:   break;
+    case XSP_CMD_BYE:         sw_peer_kill(sw, p, "said BYE"); break;
+    case XSP_CMD_TRACE:       on_trace(sw, p, &h); break;
+    case XSP_CMD_UNTRACE:     sw_trace_unsubscribe(sw, p); break;
+    case XSP_CMD_DIAG:        on_diag(sw, p, &h); break;
+    default:
+        sw->ct.protocol_errors++;
+        sw_send_error(sw, p, NULL, 0, h.cmd, ref_of(&h), XSP_E_PROTOCOL,
+                      "%s is sent by the switch, never to it", xsp_cmd_name(h.cmd));
+    }
+}
+
+int sw_dispatch(sw_t *sw, int budget)
+{
+    int n;
+    for (n = 0; n < budget; n++) {
+        if (!sw->spare && !(sw->spare = sw_msg_alloc(sw))) {
+            xsp_log(XSP_LOG_ERR, "out of memory for an incoming message; not reading for now");
+            break;
+        }
+        sw_msg_t *m = sw->spare;
+        zmq_msg_t rid;
+        zmq_msg_init(&rid);
+        if (zmq_msg_recv(&rid, sw->sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&rid);
+            break;
+        }
+        sw->now_ns = sw_now_ns();
+        /* the rest of a multipart message is already here: these never block */
+        int nframes = 0;
+        bool extra = false;
+        if (zmq_msg_more(&rid) && zmq_msg_recv(&m->hdr, sw->sock, 0) >= 0) {
+            nframes = 1;
+            if (zmq_msg_more(&m->hdr) && zmq_msg_recv(&m->payload, sw->sock, 0) >= 0) {
+                nframes = 2;
+                while (zmq_msg_more(&m->payload) || extra) {
+                    zmq_msg_t junk;
+                    zmq_msg_init(&junk);
+                    int more = zmq_msg_recv(&junk, sw->sock, 0) >= 0 && zmq_msg_more(&junk);
+                    zmq_msg_close(&junk);
+                    extra = true;
+                    if (!more)
+                        break;
+                }
+            }
+        }
+        if (nframes)
+            handle(sw, zmq_msg_data(&rid), zmq_msg_size(&rid), m, nframes, extra);
+        zmq_msg_close(&rid);
+        if (sw->spare == m) {   /* not adopted: make it clean for the next message */
+            zmq_msg_close(&m->hdr);
+            zmq_msg_close(&m->payload);
+            zmq_msg_init(&m->hdr);
+            zmq_msg_init(&m->payload);
+        }
+    }
+    return n;
+}

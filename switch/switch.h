@@ -1,0 +1,268 @@
+/*  switch.h — the switch's data model: every structure the daemon keeps, in one place.
+
+    Owns: the definitions below.  Each .c file owns the operations on one of them:
+      message.c   request records and their free-list pool
+      deadline.c  the min-heap of request deadlines
+      queue.c     queues, subscriptions, the ready ring, delivery ("pump")
+      peer.c      sessions: creation, lookup, death (requeue / server-lost / orphaning)
+      trace.c     the event ring and trace subscribers
+      send.c      everything that leaves the switch (frames to a peer, ERROR frames)
+      dispatch.c  one incoming message -> the handler for its command
+      diag.c      the DIAG report
+      config.c    command-line options and limits
+      main.c      sockets, the event loop, signals, timers
+    Nothing in the switch decodes payloads: a payload is a zmq_msg_t moved from the sender
+    and later moved (or refcount-copied) to the receiver.
+
+    How a request lives (see docs/architecture.md):
+
+      REQUEST --> sw_msg_t (pool) --queued--> queue FIFO --pump--> DELIVER to a sub
+                    |  in client->outstanding list        in sub->inflight list + inflight map
+                    |  in deadline heap if it has one
+      REPLY(msg_id) -> inflight map -> RESULT to msg->client -> sw_msg_free
+
+    Lists are intrusive and doubly linked, so every unlink is O(1):
+      msg->q{prev,next}  either the queue's FIFO (queued) or the sub's in-flight list
+      msg->c{prev,next}  the client's outstanding list (queued or in flight)
+    A request whose client died or whose deadline passed while in flight stays in flight
+    as an *orphan* (client == NULL) until the server answers or dies, so the server's
+    credit stays honest; its eventual reply is dropped and counted as late.
+
+    Single-threaded: one event loop touches all of this; no locks.
+*/
+#ifndef SW_SWITCH_H
+#define SW_SWITCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <zmq.h>
+
+#include "map.h"
+#include "xsp/error.h"
+#include "xsp/wire.h"
+
+typedef struct sw_msg sw_msg_t;
+typedef struct sw_peer sw_peer_t;
+typedef struct sw_queue sw_queue_t;
+typedef struct sw_sub sw_sub_t;
+typedef struct sw sw_t;
+
+#define SW_NO_HEAP UINT32_MAX
+#define SW_LABEL_MAX (XSP_NAME_MAX + 16)     /* "name#peer_id" */
+
+struct sw_msg {
+    uint64_t id;                /* msg_id, key of sw->inflight while in flight */
+    uint64_t corr;              /* the client's correlation id */
+    uint64_t accepted_ns;       /* when the REQUEST was accepted */
+    uint64_t delivered_ns;      /* when it was last delivered */
+    uint64_t deadline_ns;       /* 0 = none */
+    uint32_t flags;
+    uint32_t heap_idx;          /* index in sw->deadlines, or SW_NO_HEAP */
+    sw_peer_t *client;          /* NULL = orphan (client gone or request expired) */
+    sw_queue_t *queue;
+    sw_sub_t *sub;              /* in flight through this subscription, or NULL if queued */
+    sw_msg_t *qprev, *qnext;
+    sw_msg_t *cprev, *cnext;
+    xsp_str_t dbg;              /* points into hdr */
+    zmq_msg_t hdr;              /* the REQUEST header frame as received (holds dbg) */
+    zmq_msg_t payload;          /* the opaque body, never decoded */
+    sw_msg_t *pool_next;        /* free list link */
+};
+
+struct sw_sub {
+    sw_peer_t *peer;
+    sw_queue_t *queue;
+    uint32_t credit;            /* deliveries allowed before the next REPLY/CREDIT */
+    uint32_t inflight;
+    bool ready;                 /* linked in the queue's ready ring (credit > 0) */
+    sw_sub_t *peer_next;        /* the peer's subscriptions */
+    sw_sub_t *qprev, *qnext;    /* all subscriptions of the queue */
+    sw_sub_t *rprev, *rnext;    /* the queue's ready ring, least recently served first */
+    sw_msg_t *if_head, *if_tail; /* requests in flight through this subscription */
+};
+
+typedef struct {
+    uint64_t sent, delivered, replied, expired, requeued, errors;
+} sw_qstats_t;
+
+struct sw_queue {
+    char name[XSP_QUEUE_MAX + 1];
+    uint32_t name_len;
+    sw_msg_t *head, *tail;      /* waiting requests, FIFO */
+    uint32_t depth;
+    uint32_t inflight;
+    uint32_t consumers;
+    sw_sub_t *subs;
+    sw_sub_t *ready_head, *ready_tail;
+    sw_qstats_t st;
+    sw_queue_t *next;           /* all queues, for diagnostics */
+    sw_queue_t *prev;
+};
+
+struct sw_peer {
+    uint8_t rid[256];           /* ZeroMQ routing id: key of sw->peers */
+    uint32_t rid_len;
+    uint64_t id;
+    char name[XSP_NAME_MAX + 1];
+    char role[XSP_ROLE_MAX + 1];
+    char label[SW_LABEL_MAX];   /* "name#id", used in traces and logs */
+    uint64_t pid, domid;
+    uint64_t last_seen_ns;
+    uint32_t outstanding;       /* requests of this client queued or in flight */
+    uint64_t outstanding_bytes;
+    sw_msg_t *out_head;         /* ... linked through msg->c{prev,next} */
+    sw_sub_t *subs;
+    uint32_t inflight;          /* requests delivered to this server, unanswered */
+    bool dead;                  /* being killed, or found gone while sending: send nothing */
+    bool doomed;                /* in sw->doomed, reaped at the end of the loop turn */
+    /* trace subscription */
+    bool tracing, trace_follow;
+    uint64_t trace_next;        /* next sequence number to send */
+    uint64_t trace_until;       /* without follow: stop (TRACE_END) at this sequence */
+    uint64_t trace_lost;        /* events skipped and not yet reported */
+    char trace_glob[XSP_QUEUE_MAX + 1];
+    sw_peer_t *trace_next_peer, *trace_prev_peer;
+    sw_peer_t *next, *prev;     /* all peers */
+    sw_peer_t *doomed_next;
+};
+
+typedef struct {
+    int heartbeat_ms;
+    uint64_t max_payload;
+    uint32_t max_depth;
+    uint32_t max_outstanding;
+    uint64_t max_outstanding_bytes;
+    uint32_t max_credit;
+    uint32_t max_queues;
+    uint32_t max_peers;
+    uint32_t max_messages;
+    uint32_t trace_events;
+    uint32_t trace_payload_bytes;
+} sw_limits_t;
+
+typedef struct {
+    uint64_t sent, delivered, replied, expired, requeued, server_lost;
+    uint64_t errors, protocol_errors, late_replies, peers_up, peers_down;
+    uint64_t trace_lost, undeliverable;
+} sw_counters_t;
+
+/* trace event kinds */
+typedef enum {
+    SW_EV_SEND, SW_EV_DELIVER, SW_EV_REPLY, SW_EV_EXPIRE, SW_EV_REQUEUE, SW_EV_ERROR,
+    SW_EV_DROP, SW_EV_PEER_UP, SW_EV_PEER_DOWN, SW_EV_SUBSCRIBE, SW_EV_UNSUBSCRIBE,
+    SW_EV__COUNT
+} sw_ev_kind_t;
+
+typedef struct sw_trace sw_trace_t;   /* trace.c */
+
+struct sw {
+    void *zctx, *sock;
+    sw_limits_t lim;
+    sw_counters_t ct;
+    uint64_t start_ns, now_ns;
+    uint64_t next_msg_id, next_peer_id;
+    sw_map_t peers;             /* routing id -> sw_peer_t */
+    sw_map_t queues;            /* name -> sw_queue_t */
+    sw_map_t inflight;          /* msg_id -> sw_msg_t (delivered, unanswered) */
+    sw_peer_t *peer_list;
+    uint32_t npeers, nqueues, nmsgs;
+    sw_queue_t *queue_list;
+    sw_peer_t *doomed;
+    sw_peer_t *tracers;
+    sw_trace_t *trace;
+    /* deadline heap */
+    sw_msg_t **deadlines;
+    uint32_t ndeadlines, deadlines_cap;
+    /* message pool */
+    sw_msg_t *pool_free;
+    void **pool_chunks;
+    uint32_t pool_nchunks;
+    sw_msg_t *spare;            /* receives the next incoming frames */
+};
+
+/* ---- message.c ---- */
+sw_msg_t *sw_msg_alloc(sw_t *sw);        /* NULL when out of memory */
+void sw_msg_free(sw_t *sw, sw_msg_t *m); /* closes hdr/payload, returns to the pool */
+void sw_pool_dispose(sw_t *sw);
+
+/* ---- deadline.c ---- */
+int sw_deadline_add(sw_t *sw, sw_msg_t *m);
+void sw_deadline_remove(sw_t *sw, sw_msg_t *m);
+sw_msg_t *sw_deadline_peek(sw_t *sw);
+
+/* ---- queue.c ---- */
+/*  Find a queue; create it when `create` (may fail: *why says too-many-queues / invalid). */
+sw_queue_t *sw_queue_get(sw_t *sw, const char *name, size_t len, bool create, xsp_code_t *why);
+void sw_queue_push_tail(sw_queue_t *q, sw_msg_t *m);
+void sw_queue_push_head(sw_queue_t *q, sw_msg_t *m);
+void sw_queue_unlink(sw_queue_t *q, sw_msg_t *m);
+/*  Deliver waiting requests while ready subscriptions have credit. */
+void sw_queue_pump(sw_t *sw, sw_queue_t *q);
+bool sw_queue_name_valid(const char *name, size_t len);
+sw_sub_t *sw_sub_find(sw_peer_t *p, sw_queue_t *q);
+sw_sub_t *sw_sub_add(sw_t *sw, sw_peer_t *p, sw_queue_t *q);
+void sw_sub_add_credit(sw_t *sw, sw_sub_t *s, uint64_t n);
+/*  End a subscription.  Its in-flight requests are requeued or failed (server-lost) when
+    `server_dead`; otherwise they stay with the server and become owned by no subscription
+    (their replies are still routed). */
+void sw_sub_remove(sw_t *sw, sw_sub_t *s, bool server_dead);
+/*  Take a request out of flight (reply, or server death).  Returns its credit. */
+void sw_inflight_remove(sw_t *sw, sw_msg_t *m);
+void sw_queue_dispose_all(sw_t *sw);
+
+/* ---- peer.c ---- */
+sw_peer_t *sw_peer_find(sw_t *sw, const void *rid, size_t len);
+sw_peer_t *sw_peer_new(sw_t *sw, const void *rid, size_t len, const xsp_hdr_t *hello);
+/*  End a session: requeue/fail what it served, drop what it asked, forget it. */
+void sw_peer_kill(sw_t *sw, sw_peer_t *p, const char *why);
+/*  Mark for sw_peer_reap_doomed at the end of the loop turn (safe while iterating). */
+void sw_peer_doom(sw_t *sw, sw_peer_t *p);
+void sw_peer_reap_doomed(sw_t *sw);
+/*  Unlink a request from its client's outstanding list (client stays alive). */
+void sw_client_forget(sw_msg_t *m);
+
+/* ---- send.c ---- */
+/*  Send [header, payload?] to a peer.  payload (may be NULL) is consumed on success.
+    Returns 0, or -1 when the peer is gone or its buffer is full (counted; peer doomed
+    when gone). */
+int sw_send(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h, zmq_msg_t *payload);
+/*  Send to a routing id that has no session (version / no-session errors). */
+void sw_send_rid(sw_t *sw, const void *rid, size_t len, const xsp_hdr_t *h);
+/*  ERROR(ref_cmd, ref, code, sentence) to peer p (or to rid when p is NULL); traced and
+    counted. */
+void sw_send_error(sw_t *sw, sw_peer_t *p, const void *rid, size_t rid_len, unsigned ref_cmd,
+                   uint64_t ref, xsp_code_t code, const char *fmt, ...)
+    __attribute__((format(printf, 8, 9)));
+/*  Fail a request back to its client (expired, server-lost, shutdown) and forget the
+    client link; does not free m. */
+void sw_fail_request(sw_t *sw, sw_msg_t *m, xsp_code_t code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- trace.c ---- */
+int sw_trace_init(sw_t *sw);
+void sw_trace_dispose(sw_t *sw);
+/*  Record one event.  Strings may be NULL.  payload may be NULL. */
+void sw_trace(sw_t *sw, sw_ev_kind_t kind, const sw_queue_t *q, uint64_t msg_id, uint64_t corr,
+              const char *from, const char *to, uint64_t size, const char *dbg, size_t dbg_len,
+              uint64_t service_us, const zmq_msg_t *payload);
+void sw_trace_subscribe(sw_t *sw, sw_peer_t *p, uint64_t from_seq, xsp_str_t glob, bool follow);
+void sw_trace_unsubscribe(sw_t *sw, sw_peer_t *p);
+/*  Send pending events to subscribers while their sockets accept. */
+void sw_trace_pump(sw_t *sw);
+uint64_t sw_trace_next_seq(const sw_t *sw);
+bool sw_trace_pending(const sw_t *sw);
+const char *sw_ev_name(sw_ev_kind_t k);
+
+/* ---- dispatch.c ---- */
+/*  Receive and handle up to `budget` messages; returns how many were handled. */
+int sw_dispatch(sw_t *sw, int budget);
+
+/* ---- diag.c ---- */
+/*  Encode the diagnostics map into a fresh zmq message (0, or -1 on ENOMEM). */
+int sw_diag_encode(sw_t *sw, zmq_msg_t *out);
+
+/* ---- main.c / timers ---- */
+uint64_t sw_now_ns(void);
+void sw_expire_deadlines(sw_t *sw);
+
+#endif
