@@ -321,7 +321,7 @@ typedef struct {
 static const field_t layouts[XSP_CMD__MAX + 1][13] = {
     [XSP_CMD_HELLO]       = { U(version), S(name, XSP_NAME_MAX), S(role, XSP_ROLE_MAX), U(pid), U(domid), END },
     [XSP_CMD_WELCOME]     = { U(version), U(peer_id), U(heartbeat_ms), U(max_payload), U(max_depth),
-                              U(max_outstanding), U(max_credit), S(sw_version, XSP_NAME_MAX), END },
+                              U(max_outstanding), U(max_credit), S(sw_version, XSP_NAME_MAX), U(boot_id), END },
     [XSP_CMD_REQUEST]     = { U(corr), S(queue, XSP_QUEUE_MAX), U(timeout_ms), U(flags), S(dbg, XSP_DBG_MAX), END },
     [XSP_CMD_DELIVER]     = { U(msg_id), S(queue, XSP_QUEUE_MAX), U(timeout_ms), U(flags), S(dbg, XSP_DBG_MAX),
                               U(peer_id), U(domid), END },

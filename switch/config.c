@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "xsp/endpoint.h"
 #include "xsp/log.h"
 
 static const char usage[] =
@@ -45,17 +46,6 @@ static int number(const char *opt, const char *arg, unsigned long long lo, unsig
     return 0;
 }
 
-static void default_run_dir(char *buf, size_t cap)
-{
-    const char *xdg = getenv("XDG_RUNTIME_DIR");
-    if (geteuid() == 0)
-        snprintf(buf, cap, "/run/xsp");
-    else if (xdg && *xdg)
-        snprintf(buf, cap, "%s/xsp", xdg);
-    else
-        snprintf(buf, cap, "/tmp/xsp-%u", (unsigned) geteuid());
-}
-
 int sw_config_parse(sw_config_t *cfg, int argc, char **argv)
 {
     enum { O_RUN = 256, O_LISTEN, O_NOIPC, O_GROUP, O_HB, O_PAYLOAD, O_DEPTH, O_OUT, O_OUTB,
@@ -72,7 +62,7 @@ int sw_config_parse(sw_config_t *cfg, int argc, char **argv)
         { 0, 0, 0, 0 },
     };
     memset(cfg, 0, sizeof *cfg);
-    default_run_dir(cfg->run_dir, sizeof cfg->run_dir);
+    xsp_default_run_dir(cfg->run_dir, sizeof cfg->run_dir);
     cfg->log_level = XSP_LOG_INFO;
     cfg->lim = (sw_limits_t) {
         .heartbeat_ms = 1000, .max_payload = 1 << 20, .max_depth = 65536, .max_outstanding = 4096,

@@ -68,6 +68,7 @@ static void on_hello(sw_t *sw, sw_peer_t *p, const void *rid, size_t rid_len, co
     w.max_outstanding = sw->lim.max_outstanding;
     w.max_credit = sw->lim.max_credit;
     w.sw_version = XSP_STR(XSP_VERSION);
+    w.boot_id = sw->boot_id;
     sw_send(sw, p, &w, NULL);
 }
 
@@ -79,6 +80,10 @@ static void on_request(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h, sw_msg_t *m)
 #define REFUSE(code, ...) \
     do { sw_send_error(sw, p, NULL, 0, XSP_CMD_REQUEST, h->corr, code, __VA_ARGS__); return; } while (0)
 
+    sw_queue_t *q = sw_map_get(&sw->queues, h->queue.ptr, h->queue.len);
+    if (!q && !sw_queue_name_valid(h->queue.ptr, h->queue.len))
+        REFUSE(XSP_E_INVALID_ARGUMENT, "queue name must be 1-%d bytes of A-Z a-z 0-9 . _ - : / @ +",
+               XSP_QUEUE_MAX);
     if (plen > sw->lim.max_payload)
         REFUSE(XSP_E_TOO_LARGE, "payload of %zu bytes is over the %llu-byte limit", plen,
                (unsigned long long) sw->lim.max_payload);
@@ -92,8 +97,7 @@ static void on_request(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h, sw_msg_t *m)
                (unsigned long long) sw->lim.max_outstanding_bytes);
     if (sw->nmsgs >= sw->lim.max_messages)
         REFUSE(XSP_E_QUEUE_FULL, "the switch holds its maximum of %u requests", sw->lim.max_messages);
-    sw_queue_t *q = sw_queue_get(sw, h->queue.ptr, h->queue.len, true, &why);
-    if (!q) {
+    if (!q && !(q = sw_queue_get(sw, h->queue.ptr, h->queue.len, true, &why))) {
         if (why == XSP_E_TOO_MANY_QUEUES)
             REFUSE(why, "the switch already holds its maximum of %u queues", sw->lim.max_queues);
         if (why == XSP_E_INVALID_ARGUMENT)

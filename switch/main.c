@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -110,6 +111,7 @@ static int lock_run_dir(const sw_config_t *cfg)
         char pid[32] = "";
         ssize_t n = read(fd, pid, sizeof pid - 1);
         pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
         xsp_log(XSP_LOG_ERR, "another xsp-switch (pid %s) is running on %s", n > 0 ? pid : "?",
                 cfg->run_dir);
         close(fd);
@@ -274,6 +276,13 @@ int main(int argc, char **argv)
     static sw_t sw;
     sw.lim = cfg.lim;
     sw.start_ns = sw.now_ns = sw_now_ns();
+    /* msg ids stay unique across restarts: start from the wall clock in microseconds << 12,
+       which a previous run could only reach by issuing 4096 ids per microsecond */
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    sw.next_msg_id = ((uint64_t) rt.tv_sec * 1000000ull + (uint64_t) rt.tv_nsec / 1000) << 12;
+    if (getrandom(&sw.boot_id, sizeof sw.boot_id, 0) != sizeof sw.boot_id)
+        sw.boot_id = sw.next_msg_id ^ (uint64_t) getpid();
     if (sw_map_init(&sw.peers, 64) || sw_map_init(&sw.queues, 64) || sw_map_init(&sw.inflight, 1024) ||
         sw_trace_init(&sw)) {
         xsp_log(XSP_LOG_ERR, "out of memory at start");
@@ -315,6 +324,10 @@ int main(int argc, char **argv)
     zmq_close(sw.sock);
     zmq_ctx_term(sw.zctx);
     char path[PATH_MAX + 16];
+    if (!cfg.no_ipc) {
+        snprintf(path, sizeof path, "%s/switch.sock", cfg.run_dir);
+        unlink(path);           /* libzmq leaves ipc socket files behind */
+    }
     snprintf(path, sizeof path, "%s/switch.lock", cfg.run_dir);
     unlink(path);
     close(lock_fd);

@@ -4,10 +4,10 @@
     entries, credit accounting, and DELIVER.  Never touches: clients' sessions (peer.c),
     the wire layout (wire.c), how frames are sent (send.c).
 
-    Fair dispatch: a subscription with credit > 0 is in its queue's *ready ring*.  The pump
-    hands the oldest waiting request to the ring's head, then moves that subscription to the
-    tail (or out of the ring when its credit reaches 0): round robin among servers with
-    room, least recently served first.  A REPLY or CREDIT puts a subscription back.
+    Fair dispatch: a subscription with credit > 0 is in its queue's *ready ring*, ordered
+    by when it last received a delivery, least recent first.  The pump hands the oldest
+    waiting request to the ring's head, which then goes to the tail (or out of the ring when
+    its credit reaches 0).  A REPLY or CREDIT puts a subscription back in its place.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -102,15 +102,23 @@ void sw_queue_unlink(sw_queue_t *q, sw_msg_t *m)
 
 /* ---------------------------------------------------------------- ready ring */
 
-static void ready_append(sw_queue_t *q, sw_sub_t *s)
+/*  Insert s so the ring stays ordered by last delivery, oldest first.  s usually was
+    served most recently (it just received), so the walk from the tail is short. */
+static void ready_insert(sw_queue_t *q, sw_sub_t *s)
 {
-    s->rnext = NULL;
-    s->rprev = q->ready_tail;
-    if (q->ready_tail)
-        q->ready_tail->rnext = s;
+    sw_sub_t *after = q->ready_tail;
+    while (after && after->last_served > s->last_served)
+        after = after->rprev;
+    s->rprev = after;
+    s->rnext = after ? after->rnext : q->ready_head;
+    if (s->rnext)
+        s->rnext->rprev = s;
+    else
+        q->ready_tail = s;
+    if (after)
+        after->rnext = s;
     else
         q->ready_head = s;
-    q->ready_tail = s;
     s->ready = true;
 }
 
@@ -167,10 +175,10 @@ sw_sub_t *sw_sub_add(sw_t *sw, sw_peer_t *p, sw_queue_t *q)
 
 void sw_sub_add_credit(sw_t *sw, sw_sub_t *s, uint64_t n)
 {
-    uint64_t c = s->credit + n;
-    s->credit = c > sw->lim.max_credit ? sw->lim.max_credit : (uint32_t) c;
+    uint64_t room = sw->lim.max_credit > s->credit ? sw->lim.max_credit - s->credit : 0;
+    s->credit += (uint32_t) (n < room ? n : room);      /* saturates at max_credit */
     if (s->credit > 0 && !s->ready && !sub_closed(s)) {
-        ready_append(s->queue, s);
+        ready_insert(s->queue, s);
         sw_queue_pump(sw, s->queue);
     }
 }
@@ -304,6 +312,7 @@ static int deliver(sw_t *sw, sw_sub_t *s, sw_msg_t *m)
     s->if_tail = m;
     s->inflight++;
     s->credit--;
+    s->last_served = ++sw->serve_seq;
     s->peer->inflight++;
     q->inflight++;
     m->delivered_ns = sw->now_ns;
@@ -327,7 +336,7 @@ void sw_queue_pump(sw_t *sw, sw_queue_t *q)
             continue;
         }
         if (s->credit > 0)
-            ready_append(q, s);
+            ready_insert(q, s);
     }
 }
 

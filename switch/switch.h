@@ -75,6 +75,7 @@ struct sw_sub {
     uint32_t credit;            /* deliveries allowed before the next REPLY/CREDIT */
     uint32_t inflight;
     bool ready;                 /* linked in the queue's ready ring (credit > 0) */
+    uint64_t last_served;       /* sw->serve_seq at its last delivery (0 = never) */
     sw_sub_t *peer_next;        /* the peer's subscriptions */
     sw_sub_t *qprev, *qnext;    /* all subscriptions of the queue */
     sw_sub_t *rprev, *rnext;    /* the queue's ready ring, least recently served first */
@@ -161,6 +162,8 @@ struct sw {
     sw_counters_t ct;
     uint64_t start_ns, now_ns;
     uint64_t next_msg_id, next_peer_id;
+    uint64_t serve_seq;         /* counts deliveries, orders the ready rings */
+    uint64_t boot_id;           /* random, sent in WELCOME so peers can tell a restart */
     sw_map_t peers;             /* routing id -> sw_peer_t */
     sw_map_t queues;            /* name -> sw_queue_t */
     sw_map_t inflight;          /* msg_id -> sw_msg_t (delivered, unanswered) */

@@ -88,6 +88,7 @@ typedef struct {
     uint64_t max_outstanding; /* WELCOME */
     uint64_t max_credit;    /* WELCOME */
     xsp_str_t sw_version;   /* WELCOME: switch build version */
+    uint64_t boot_id;       /* WELCOME: random per switch start: a change means a restart */
     uint64_t corr;          /* REQUEST, RESULT, DIAG, DIAG_REPLY; ERROR: reference */
     uint64_t msg_id;        /* DELIVER, REPLY, RESULT, TRACE_EVENT */
     xsp_str_t queue;        /* REQUEST, DELIVER, SUBSCRIBE, UNSUBSCRIBE, CREDIT, TRACE_EVENT;

@@ -1,0 +1,291 @@
+/*  xsp_test.c — the harness behind xsp_test.h.
+
+    Owns: the list of switches started by this process (killed at exit) and of temporary
+    directories (removed at exit).
+    Never touches: anything but its own children and directories.
+*/
+#define _GNU_SOURCE
+#include "xsp_test.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef XSP_TEST_SWITCH_BIN_DEFAULT
+#define XSP_TEST_SWITCH_BIN_DEFAULT "xsp-switch"
+#endif
+#ifndef XSP_TEST_BIN_DIR_DEFAULT
+#define XSP_TEST_BIN_DIR_DEFAULT "."
+#endif
+
+#define MAX_TRACKED 16
+
+static pid_t tracked[MAX_TRACKED];     /* running children (pids, not pointers: the
+                                          switch structs may be gone when exit runs) */
+static char *tmpdirs[MAX_TRACKED];
+static bool exit_hook;
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void) st;
+    (void) flag;
+    (void) ftw;
+    return remove(path);
+}
+
+static void at_exit_cleanup(void)
+{
+    for (int i = 0; i < MAX_TRACKED; i++) {
+        if (tracked[i] > 0) {
+            kill(tracked[i], SIGKILL);
+            waitpid(tracked[i], NULL, 0);
+            tracked[i] = 0;
+        }
+    }
+    for (int i = 0; i < MAX_TRACKED; i++) {
+        if (tmpdirs[i]) {
+            nftw(tmpdirs[i], rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+            free(tmpdirs[i]);
+            tmpdirs[i] = NULL;
+        }
+    }
+}
+
+static void hook(void)
+{
+    if (!exit_hook) {
+        atexit(at_exit_cleanup);
+        exit_hook = true;
+    }
+}
+
+long long xsp_test_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+char *xsp_test_tmpdir(char *buf, size_t cap)
+{
+    const char *base = getenv("TMPDIR");
+    if (!base || !*base || strlen(base) > 60)   /* ipc paths must stay short */
+        base = "/tmp";
+    if ((size_t) snprintf(buf, cap, "%s/xsp-test.XXXXXX", base) >= cap || !mkdtemp(buf)) {
+        fprintf(stderr, "xsp_test: cannot make a temporary directory: %s\n", strerror(errno));
+        return NULL;
+    }
+    hook();
+    for (int i = 0; i < MAX_TRACKED; i++)
+        if (!tmpdirs[i]) {
+            tmpdirs[i] = strdup(buf);
+            break;
+        }
+    return buf;
+}
+
+const char *xsp_test_bin(const char *name, char *buf, size_t cap)
+{
+    const char *dir = getenv("XSP_TEST_BIN_DIR");
+    snprintf(buf, cap, "%s/%s", dir && *dir ? dir : XSP_TEST_BIN_DIR_DEFAULT, name);
+    return buf;
+}
+
+static void track(pid_t pid, bool on)
+{
+    hook();
+    for (int i = 0; i < MAX_TRACKED; i++)
+        if (tracked[i] == (on ? 0 : pid)) {
+            tracked[i] = on ? pid : 0;
+            return;
+        }
+}
+
+/*  Read the ready line from fd within timeout_ms.  0 or -1. */
+static int read_ready(xsp_test_switch_t *sw, int timeout_ms)
+{
+    char line[2048];
+    size_t len = 0;
+    long long end = xsp_test_now_ms() + timeout_ms;
+    for (;;) {
+        char *nl = memchr(line, '\n', len);
+        if (nl) {
+            *nl = '\0';
+            static const char prefix[] = "xsp-switch ready: ";
+            if (strncmp(line, prefix, sizeof prefix - 1) == 0) {
+                snprintf(sw->ready, sizeof sw->ready, "%.*s", (int) sizeof sw->ready - 1,
+                         line + sizeof prefix - 1);
+                return 0;
+            }
+            size_t rest = len - (size_t) (nl + 1 - line);
+            memmove(line, nl + 1, rest);    /* another line: keep looking */
+            len = rest;
+            continue;
+        }
+        long long left = end - xsp_test_now_ms();
+        if (left <= 0 || len == sizeof line - 1) {
+            fprintf(stderr, "xsp_test: no ready line from xsp-switch within %d ms\n", timeout_ms);
+            return -1;
+        }
+        struct pollfd p = { .fd = sw->out_fd, .events = POLLIN };
+        if (poll(&p, 1, (int) left) <= 0)
+            continue;
+        ssize_t n = read(sw->out_fd, line + len, sizeof line - 1 - len);
+        if (n <= 0) {
+            fprintf(stderr, "xsp_test: xsp-switch exited before it was ready\n");
+            return -1;
+        }
+        len += (size_t) n;
+    }
+}
+
+static int spawn(xsp_test_switch_t *sw)
+{
+    const char *bin = getenv("XSP_TEST_SWITCH_BIN");
+    if (!bin || !*bin)
+        bin = XSP_TEST_SWITCH_BIN_DEFAULT;
+    const char *argv[XSP_TEST_MAX_ARGS + 8];
+    int n = 0;
+    bool has_level = false;
+    argv[n++] = bin;
+    argv[n++] = "--run-dir";
+    argv[n++] = sw->run_dir;
+    for (int i = 0; i < sw->nargs; i++) {
+        if (strcmp(sw->args[i], "--log-level") == 0)
+            has_level = true;
+        argv[n++] = sw->args[i];
+    }
+    if (!has_level) {
+        argv[n++] = "--log-level";
+        argv[n++] = "warn";
+    }
+    argv[n] = NULL;
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return -1;
+    fflush(NULL);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        dup2(p[1], STDOUT_FILENO);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        execv(bin, (char *const *) argv);
+        fprintf(stderr, "xsp_test: cannot run %s: %s\n", bin, strerror(errno));
+        _exit(127);
+    }
+    close(p[1]);
+    sw->pid = pid;
+    sw->out_fd = p[0];
+    track(pid, true);
+    if (read_ready(sw, 10000) != 0) {
+        xsp_test_switch_kill(sw);
+        return -1;
+    }
+    return 0;
+}
+
+int xsp_test_switch_startv(xsp_test_switch_t *sw, const char *const *extra)
+{
+    memset(sw, 0, sizeof *sw);
+    sw->out_fd = -1;
+    if (!xsp_test_tmpdir(sw->run_dir, sizeof sw->run_dir))
+        return -1;
+    snprintf(sw->endpoint, sizeof sw->endpoint, "ipc://%s/switch.sock", sw->run_dir);
+    for (int i = 0; extra && extra[i]; i++) {
+        if (sw->nargs == XSP_TEST_MAX_ARGS) {
+            fprintf(stderr, "xsp_test: too many switch arguments\n");
+            return -1;
+        }
+        if (strlen(extra[i]) >= sizeof sw->args[0]) {
+            fprintf(stderr, "xsp_test: switch argument too long: %s\n", extra[i]);
+            return -1;
+        }
+        snprintf(sw->args[sw->nargs++], sizeof sw->args[0], "%s", extra[i]);
+    }
+    return spawn(sw);
+}
+
+int xsp_test_switch_start(xsp_test_switch_t *sw, ...)
+{
+    const char *extra[XSP_TEST_MAX_ARGS + 1];
+    int n = 0;
+    va_list ap;
+    va_start(ap, sw);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL && n < XSP_TEST_MAX_ARGS)
+        extra[n++] = a;
+    va_end(ap);
+    extra[n] = NULL;
+    return xsp_test_switch_startv(sw, extra);
+}
+
+static void reaped(xsp_test_switch_t *sw)
+{
+    track(sw->pid, false);
+    sw->pid = 0;
+    if (sw->out_fd >= 0)
+        close(sw->out_fd);
+    sw->out_fd = -1;
+}
+
+void xsp_test_switch_kill(xsp_test_switch_t *sw)
+{
+    if (sw->pid <= 0)
+        return;
+    kill(sw->pid, SIGKILL);
+    while (waitpid(sw->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    reaped(sw);
+}
+
+int xsp_test_switch_restart(xsp_test_switch_t *sw)
+{
+    if (sw->pid > 0)
+        xsp_test_switch_kill(sw);
+    return spawn(sw);
+}
+
+int xsp_test_switch_stop(xsp_test_switch_t *sw)
+{
+    if (sw->pid <= 0)
+        return -1;
+    kill(sw->pid, SIGTERM);
+    long long end = xsp_test_now_ms() + 5000;
+    int status = 0;
+    for (;;) {
+        pid_t r = waitpid(sw->pid, &status, WNOHANG);
+        if (r == sw->pid)
+            break;
+        if (xsp_test_now_ms() > end) {
+            fprintf(stderr, "xsp_test: xsp-switch ignored SIGTERM for 5 s: killing it\n");
+            kill(sw->pid, SIGKILL);
+            waitpid(sw->pid, &status, 0);
+            break;
+        }
+        usleep(10000);
+    }
+    reaped(sw);
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    return 128 + WTERMSIG(status);
+}

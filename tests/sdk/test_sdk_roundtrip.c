@@ -1,0 +1,130 @@
+/*  test_sdk_roundtrip.c — synchronous calls client -> switch -> server and back.
+
+    A server thread serves `echo` (answers with the body), `meta` (answers with what the
+    server saw: dbg, caller domid and peer id, flags) and `fail` (answers status 1).
+    The client checks bodies of 0, 64 and ~1 MiB bytes, and the error-reply path. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "xsp/xsp.h"
+#include "xsp_test.h"
+
+static void echo(xsp_server_t *s, xsp_request_t *req, void *arg)
+{
+    (void) s;
+    (void) arg;
+    xsp_request_reply(req, XSP_STATUS_OK, xsp_request_body(req), xsp_request_size(req));
+}
+
+static void meta(xsp_server_t *s, xsp_request_t *req, void *arg)
+{
+    (void) s;
+    (void) arg;
+    char buf[1200];
+    int n = snprintf(buf, sizeof buf, "queue=%s dbg=%s domid=%u peer=%llu flags=%u left=%s",
+                     xsp_request_queue(req), xsp_request_dbg(req), xsp_request_domid(req),
+                     (unsigned long long) xsp_request_peer_id(req), xsp_request_flags(req),
+                     xsp_request_time_left_ms(req) > 0 ? "yes" : "no");
+    xsp_request_reply(req, XSP_STATUS_OK, buf, (size_t) n);
+}
+
+static void fail(xsp_server_t *s, xsp_request_t *req, void *arg)
+{
+    (void) s;
+    (void) arg;
+    xsp_request_reply(req, XSP_STATUS_ERROR, "no such volume", 14);
+}
+
+static void *serve(void *arg)
+{
+    xsp_server_run(arg);
+    return NULL;
+}
+
+int main(void)
+{
+    xsp_test_switch_t sw;
+    CHECK(xsp_test_switch_start(&sw, "--heartbeat-ms", "100", NULL) == 0);
+
+    xsp_error_t err;
+    xsp_server_t *srv = xsp_server_new(sw.endpoint, "rt-server", "server", 0, &err);
+    CHECK_MSG(srv, "%s", err.msg);
+    CHECK(xsp_server_subscribe(srv, "echo", 4, echo, NULL, &err) == XSP_OK);
+    CHECK(xsp_server_subscribe(srv, "meta", 1, meta, NULL, &err) == XSP_OK);
+    CHECK(xsp_server_subscribe(srv, "fail", 1, fail, NULL, &err) == XSP_OK);
+    CHECK(xsp_server_subscribe(srv, "bad name!", 1, fail, NULL, &err) == XSP_E_INVALID_ARGUMENT);
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, serve, srv) == 0);
+
+    xsp_client_opts_t co = { .endpoint = sw.endpoint, .name = "rt-client", .domid = 7 };
+    xsp_client_t *c = xsp_client_new_opts(&co, &err);
+    CHECK_MSG(c, "%s", err.msg);
+    CHECK(xsp_client_connected(c));
+    CHECK(xsp_client_peer_id(c) > 0);
+    CHECK(xsp_client_max_payload(c) == 1048576);
+
+    size_t sizes[] = { 0, 64, 1000000 };
+    unsigned char *big = malloc(1000000);
+    CHECK(big);
+    for (size_t i = 0; i < 1000000; i++)
+        big[i] = (unsigned char) (i * 7 + 3);
+    uint64_t last_msg_id = 0;
+    for (size_t k = 0; k < 3; k++) {
+        xsp_reply_t r;
+        int rc = xsp_client_call(c, "echo", sizes[k] ? big : NULL, sizes[k], NULL, &r, &err);
+        CHECK_CODE(err, XSP_OK);
+        CHECK_EQ(rc, XSP_OK);
+        CHECK_EQ(r.status, 0);
+        CHECK_EQ(r.len, sizes[k]);
+        CHECK(sizes[k] == 0 ? r.body == NULL : memcmp(r.body, big, sizes[k]) == 0);
+        CHECK(r.msg_id > last_msg_id);
+        last_msg_id = r.msg_id;
+        xsp_reply_dispose(&r);
+        CHECK(r.body == NULL && r.len == 0);
+    }
+
+    /* what the server sees */
+    xsp_call_opts_t o = { .timeout_ms = 5000, .dbg = "task-42 op=attach", .flags = XSP_CALL_AT_MOST_ONCE };
+    xsp_reply_t r;
+    CHECK_EQ(xsp_client_call(c, "meta", "x", 1, &o, &r, &err), XSP_OK);
+    char want[256];
+    snprintf(want, sizeof want, "queue=meta dbg=task-42 op=attach domid=7 peer=%llu flags=1 left=yes",
+             (unsigned long long) xsp_client_peer_id(c));
+    CHECK(r.len == strlen(want) && memcmp(r.body, want, r.len) == 0);
+    xsp_reply_dispose(&r);
+
+    /* a server's error answer: XSP_E_APPLICATION with the body */
+    CHECK_EQ(xsp_client_call(c, "fail", "v1", 2, NULL, &r, &err), XSP_E_APPLICATION);
+    CHECK_CODE(err, XSP_E_APPLICATION);
+    CHECK_EQ(r.status, 1);
+    CHECK(r.len == 14 && memcmp(r.body, "no such volume", 14) == 0);
+    xsp_reply_dispose(&r);
+
+    /* local argument checks */
+    CHECK_EQ(xsp_client_call(c, "bad queue", "x", 1, NULL, &r, &err), XSP_E_INVALID_ARGUMENT);
+    CHECK_EQ(xsp_client_call(c, "", "x", 1, NULL, &r, &err), XSP_E_INVALID_ARGUMENT);
+    CHECK(r.body == NULL);
+    CHECK_EQ(xsp_client_outstanding(c), 0);
+
+    /* a synchronous client idle for more than 3 heartbeat intervals (nobody ran its loop):
+       the switch has ended its session; the next call says HELLO again by itself */
+    uint64_t peer_before = xsp_client_peer_id(c);
+    usleep(450000);
+    CHECK_EQ(xsp_client_call(c, "echo", "idle", 4, NULL, &r, &err), XSP_OK);
+    CHECK(r.len == 4 && memcmp(r.body, "idle", 4) == 0);
+    xsp_reply_dispose(&r);
+    CHECK(xsp_client_peer_id(c) != peer_before);
+
+    xsp_client_destroy(&c);
+    CHECK(c == NULL);
+    xsp_server_stop(srv);
+    pthread_join(th, NULL);
+    xsp_server_destroy(&srv);
+    free(big);
+    CHECK_EQ(xsp_test_switch_stop(&sw), 0);
+    puts("ok");
+    return 0;
+}
