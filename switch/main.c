@@ -247,8 +247,8 @@ static void run(sw_t *sw)
     zmq_pollitem_t item = { sw->sock, 0, ZMQ_POLLIN, 0 };
     bool busy = false;
     while (!stop_signal) {
-        int rc = zmq_poll(&item, 1, busy ? 0 : next_timeout_ms(sw, next_hb));
-        if (rc < 0 && errno != EINTR) {
+        /* after a full batch more is almost surely waiting: read on without polling */
+        if (!busy && zmq_poll(&item, 1, next_timeout_ms(sw, next_hb)) < 0 && errno != EINTR) {
             xsp_log(XSP_LOG_ERR, "zmq_poll: %s", zmq_strerror(errno));
             break;
         }

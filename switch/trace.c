@@ -20,16 +20,22 @@
 #define TRACE_DBG_MAX 256       /* dbg kept per event; longer dbg strings are truncated */
 #define PUMP_BUDGET 512         /* events per subscriber per loop turn */
 
+/*  One event.  The four strings are packed one after the other in `text` (queue, from, to,
+    dbg, each NUL-terminated), so a typical event with short names touches two cache lines
+    instead of one per field. */
+#define TEXT_MAX (XSP_QUEUE_MAX + 1 + 2 * SW_LABEL_MAX + TRACE_DBG_MAX)
 typedef struct {
     uint64_t seq, ts_ns, msg_id, corr, size, service_us;
     uint8_t kind;
     bool has_queue;
     uint16_t queue_len, from_len, to_len, dbg_len, payload_len;
-    char queue[XSP_QUEUE_MAX + 1];
-    char from[SW_LABEL_MAX];
-    char to[SW_LABEL_MAX];
-    char dbg[TRACE_DBG_MAX];
+    char text[TEXT_MAX];
 } sw_event_t;
+
+#define EV_QUEUE(e) ((e)->text)
+#define EV_FROM(e)  ((e)->text + (e)->queue_len + 1)
+#define EV_TO(e)    (EV_FROM(e) + (e)->from_len + 1)
+#define EV_DBG(e)   (EV_TO(e) + (e)->to_len + 1)
 
 struct sw_trace {
     sw_event_t *ring;
@@ -107,10 +113,14 @@ void sw_trace(sw_t *sw, sw_ev_kind_t kind, const sw_queue_t *q, uint64_t msg_id,
     e->size = size;
     e->service_us = service_us;
     e->has_queue = q != NULL;
-    e->queue_len = q ? copy_str(e->queue, sizeof e->queue, q->name, q->name_len) : 0;
-    e->from_len = copy_str(e->from, sizeof e->from, from, from ? strlen(from) : 0);
-    e->to_len = copy_str(e->to, sizeof e->to, to, to ? strlen(to) : 0);
-    e->dbg_len = copy_str(e->dbg, sizeof e->dbg, dbg, dbg_len);
+    char *txt = e->text;
+    e->queue_len = copy_str(txt, XSP_QUEUE_MAX + 1, q ? q->name : NULL, q ? q->name_len : 0);
+    txt += e->queue_len + 1;
+    e->from_len = copy_str(txt, SW_LABEL_MAX, from, from ? strlen(from) : 0);
+    txt += e->from_len + 1;
+    e->to_len = copy_str(txt, SW_LABEL_MAX, to, to ? strlen(to) : 0);
+    txt += e->to_len + 1;
+    e->dbg_len = copy_str(txt, TRACE_DBG_MAX, dbg, dbg_len);
     e->payload_len = 0;
     if (t->payload_bytes && payload) {
         size_t n = zmq_msg_size((zmq_msg_t *) payload);
@@ -161,7 +171,7 @@ void sw_trace_unsubscribe(sw_t *sw, sw_peer_t *p)
 
 static bool matches(const sw_peer_t *p, const sw_event_t *e)
 {
-    return !p->trace_glob[0] || !e->has_queue || fnmatch(p->trace_glob, e->queue, 0) == 0;
+    return !p->trace_glob[0] || !e->has_queue || fnmatch(p->trace_glob, EV_QUEUE(e), 0) == 0;
 }
 
 /*  Returns 0 when sent, -1 when the peer's socket did not take it. */
@@ -172,13 +182,13 @@ static int send_event(sw_t *sw, sw_peer_t *p, const sw_event_t *e)
     h.seq = e->seq;
     h.ts_ns = e->ts_ns;
     h.code = XSP_STR(sw_ev_name((sw_ev_kind_t) e->kind));
-    h.queue = (xsp_str_t) { e->queue, e->queue_len };
+    h.queue = (xsp_str_t) { EV_QUEUE(e), e->queue_len };
     h.msg_id = e->msg_id;
     h.corr = e->corr;
-    h.name = (xsp_str_t) { e->from, e->from_len };
-    h.to = (xsp_str_t) { e->to, e->to_len };
+    h.name = (xsp_str_t) { EV_FROM(e), e->from_len };
+    h.to = (xsp_str_t) { EV_TO(e), e->to_len };
     h.size = e->size;
-    h.dbg = (xsp_str_t) { e->dbg, e->dbg_len };
+    h.dbg = (xsp_str_t) { EV_DBG(e), e->dbg_len };
     h.service_us = e->service_us;
     h.lost = p->trace_lost;
     zmq_msg_t prefix;
