@@ -246,6 +246,8 @@ void sw_sub_remove(sw_t *sw, sw_sub_t *s, bool server_dead)
         while (s->if_tail) {
             sw_msg_t *m = s->if_tail;
             inflight_detach(sw, m);
+            if (!m->client || (m->flags & XSP_FLAG_AT_MOST_ONCE))
+                sw_deadline_remove(sw, m);      /* it is about to be freed */
             if (!m->client) {
                 sw_msg_free(sw, m);         /* orphan: nobody waits for it any more */
                 sw->nmsgs--;
