@@ -1,0 +1,121 @@
+/*  idl_method.c — method tables and the request envelope {"method": ..., "args": ...}.
+
+    Owns: finding a method row by wire name, reading the method out of a request payload,
+    and packing/checking the envelope around a request's args (see xsp/idl_method.h).
+    Never touches: the args themselves (generated per method) or dispatch.
+*/
+#include "xsp/idl_method.h"
+
+#include <string.h>
+
+#include "xsp/idl_codec.h"
+
+const xsp_method_info_t *xsp_method_find(const xsp_method_info_t *table, size_t n, const char *name, size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strlen(table[i].name) == len && memcmp(table[i].name, name, len) == 0)
+            return &table[i];
+    return NULL;
+}
+
+/* the "method" and "args" entries of a request; duplicate or non-string keys are errors */
+static int envelope(const msgpack_object *req, const msgpack_object **method, const msgpack_object **args,
+                    xsp_error_t *err)
+{
+    static const char *const keys[2] = { "method", "args" };
+    xsp_path_t root = xsp_path_root("request");
+    unsigned char seen[2] = { 0, 0 };
+    int rc = xsp_dec_map(req, &root, err);
+
+    *method = *args = NULL;
+    if (rc)
+        return rc;
+    for (uint32_t i = 0; i < req->via.map.size; i++) {
+        int idx;
+        rc = xsp_dec_key(&req->via.map.ptr[i], keys, 2, seen, NULL, &idx, &root, err);
+        if (rc)
+            return rc;
+        if (idx == 0)
+            *method = &req->via.map.ptr[i].val;
+        else if (idx == 1)
+            *args = &req->via.map.ptr[i].val;
+    }
+    if (*method == NULL) {
+        xsp_path_t sub = xsp_path_field(&root, "method");
+        return xsp_dec_fail(err, &sub, "required field is missing");
+    }
+    if ((*method)->type != MSGPACK_OBJECT_STR) {
+        xsp_path_t sub = xsp_path_field(&root, "method");
+        return xsp_dec_fail(err, &sub, "expected string, got %s", xsp_mp_type_name(*method));
+    }
+    if (*args == NULL) {
+        xsp_path_t sub = xsp_path_field(&root, "args");
+        return xsp_dec_fail(err, &sub, "required field is missing");
+    }
+    return XSP_OK;
+}
+
+int xsp_request_method(const msgpack_object *req, const xsp_method_info_t *table, size_t n,
+                       const xsp_method_info_t **out, xsp_error_t *err)
+{
+    const msgpack_object *method, *args;
+    int rc = envelope(req, &method, &args, err);
+    char q[96];
+
+    *out = NULL;
+    if (rc)
+        return rc;
+    *out = xsp_method_find(table, n, method->via.str.ptr, method->via.str.size);
+    if (*out == NULL) {
+        xsp_path_t root = xsp_path_root("request"), sub = xsp_path_field(&root, "method");
+        return xsp_path_error(err, XSP_E_UNIMPLEMENTED, &sub, "unknown method %s",
+                              xsp_quote_for_msg(method->via.str.ptr, method->via.str.size, q, sizeof q));
+    }
+    return XSP_OK;
+}
+
+int xsp_dec_request(const msgpack_object *req, const char *name, const msgpack_object **args, xsp_error_t *err)
+{
+    const msgpack_object *method;
+    int rc = envelope(req, &method, args, err);
+    char q[96];
+
+    if (rc)
+        return rc;
+    if (method->via.str.size != strlen(name) || memcmp(method->via.str.ptr, name, method->via.str.size) != 0) {
+        xsp_path_t root = xsp_path_root("request"), sub = xsp_path_field(&root, "method");
+        return xsp_dec_fail(err, &sub, "is %s, expected \"%s\"",
+                            xsp_quote_for_msg(method->via.str.ptr, method->via.str.size, q, sizeof q), name);
+    }
+    return XSP_OK;
+}
+
+int xsp_pk_request_head(msgpack_packer *pk, const char *method)
+{
+    int rc = msgpack_pack_map(pk, 2);
+    if (rc == 0)
+        rc = xsp_pk_str(pk, "method");
+    if (rc == 0)
+        rc = xsp_pk_str(pk, method);
+    if (rc == 0)
+        rc = xsp_pk_str(pk, "args");
+    return rc;
+}
+
+int xsp_format_none(xsp_buf_t *b, int indent)
+{
+    if (indent < 0) {
+        xsp_buf_puts(b, "(none)");
+    } else {
+        xsp_buf_spaces(b, indent);
+        xsp_buf_puts(b, "(none)\n");
+    }
+    return xsp_buf_status(b);
+}
+
+int xsp_json_null(xsp_buf_t *b, int indent)
+{
+    (void) indent;
+    xsp_buf_puts(b, "null");
+    return xsp_buf_status(b);
+}

@@ -1,0 +1,142 @@
+/*  fuzz_decode.c — libFuzzer target for the storage API decoders.
+
+    Owns: feeding arbitrary bytes to every decoder a server or client runs on untrusted
+    input: the request path (xsp_request_method + the method's args decoder), every method's
+    result decoder, the error reply decoder, and the byte-level entry points.  Whatever
+    decodes must re-encode, decode again and re-encode to the same bytes, and must print
+    (text, one line, JSON) without error; anything else aborts (a finding).  ASan/UBSan catch
+    memory errors and leaks.
+    Never touches: files (libFuzzer handles the corpus).
+
+    Seeds: tests/idl/corpus/ (valid encodings written by the self-test with --corpus).
+*/
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xsp/idl_error_reply.h"
+#include "xsp/storage.h"
+
+typedef int (*encode_fn)(msgpack_packer *, const void *, xsp_error_t *);
+typedef int (*decode_fn)(const msgpack_object *, void *, xsp_error_t *);
+typedef int (*print_fn)(xsp_buf_t *, const void *, int);
+
+static void die(const char *what, const char *name, const char *msg)
+{
+    fprintf(stderr, "fuzz finding: %s: %s: %s\n", name, what, msg);
+    abort();
+}
+
+static void encode(encode_fn enc, const void *v, msgpack_sbuffer *sb, const char *name)
+{
+    msgpack_packer pk;
+    xsp_error_t err;
+
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    if (enc(&pk, v, &err))
+        die("re-encode failed", name, err.msg);
+}
+
+/* v was decoded: check encode -> decode -> encode is stable, and that it prints */
+static void check_decoded(const char *name, const void *v, size_t size, encode_fn enc, decode_fn dec,
+                          void (*dispose)(void *), print_fn fmt, print_fn json)
+{
+    msgpack_sbuffer b1, b2;
+    msgpack_unpacked up;
+    xsp_error_t err;
+    xsp_path_t root = xsp_path_root("fuzz");
+    void *v2 = calloc(1, size ? size : 1);
+    xsp_buf_t buf = XSP_BUF_INIT;
+
+    if (v2 == NULL)
+        abort();
+    encode(enc, v, &b1, name);
+    if (xsp_idl_unpack(&up, b1.data, b1.size, &root, &err))
+        die("own encoding is malformed", name, err.msg);
+    if (dec(&up.data, v2, &err))
+        die("own encoding does not decode", name, err.msg);
+    encode(enc, v2, &b2, name);
+    if (b1.size != b2.size || memcmp(b1.data, b2.data, b1.size) != 0)
+        die("encoding not stable", name, "");
+    if (fmt(&buf, v, 2) || fmt(&buf, v, XSP_FORMAT_LINE) || json(&buf, v, XSP_FORMAT_LINE) || json(&buf, v, 0))
+        die("printing failed", name, "");
+    xsp_buf_dispose(&buf);
+    msgpack_unpacked_destroy(&up);
+    msgpack_sbuffer_destroy(&b1);
+    msgpack_sbuffer_destroy(&b2);
+    if (dispose)
+        dispose(v2);
+    free(v2);
+}
+
+static int er_encode(msgpack_packer *pk, const void *v, xsp_error_t *err) { return xsp_error_reply_encode(pk, v, err); }
+static int er_decode(const msgpack_object *o, void *v, xsp_error_t *err) { return xsp_error_reply_decode(o, v, err); }
+static void er_dispose(void *v) { xsp_error_reply_dispose(v); }
+static int er_format(xsp_buf_t *b, const void *v, int i) { return xsp_error_reply_format(b, v, i); }
+static int er_json(xsp_buf_t *b, const void *v, int i) { return xsp_error_reply_to_json(b, v, i); }
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    msgpack_unpacked up;
+    xsp_error_t err;
+    xsp_path_t root = xsp_path_root("fuzz");
+
+    if (xsp_idl_unpack(&up, data, size, &root, &err) == XSP_OK) {
+        const xsp_method_info_t *mi = NULL;
+
+        /* the server's path: which method, then its args */
+        if (xsp_request_method(&up.data, xsp_storage_methods, XSP_STORAGE_METHOD__COUNT, &mi, &err) == XSP_OK) {
+            void *args = calloc(1, mi->args_size);
+            if (args == NULL)
+                abort();
+            if (mi->args_decode(&up.data, args, &err) == XSP_OK)
+                check_decoded(mi->name, args, mi->args_size, mi->args_encode, mi->args_decode, mi->args_dispose,
+                              mi->args_format, mi->args_to_json);
+            else if (err.code != XSP_E_DECODE)
+                die("args decode error is not 'decode'", mi->name, err.msg);
+            mi->args_dispose(args);
+            free(args);
+        }
+        /* the client's path: every result decoder, and the error reply */
+        for (unsigned i = 0; i < XSP_STORAGE_METHOD__COUNT; i++) {
+            const xsp_method_info_t *r = &xsp_storage_methods[i];
+            void *res = calloc(1, r->result_size ? r->result_size : 1);
+            if (res == NULL)
+                abort();
+            if (r->result_decode(&up.data, res, &err) == XSP_OK)
+                check_decoded(r->name, res, r->result_size, r->result_encode, r->result_decode, r->result_dispose,
+                              r->result_format, r->result_to_json);
+            else if (err.code != XSP_E_DECODE)
+                die("result decode error is not 'decode'", r->name, err.msg);
+            r->result_dispose(res);
+            free(res);
+        }
+        {
+            xsp_error_reply_t e;
+            if (xsp_error_reply_decode(&up.data, &e, &err) == XSP_OK)
+                check_decoded("error_reply", &e, sizeof e, er_encode, er_decode, er_dispose, er_format, er_json);
+            xsp_error_reply_dispose(&e);
+        }
+        msgpack_unpacked_destroy(&up);
+    } else if (err.code != XSP_E_DECODE) {
+        die("unpack error is not 'decode'", "bytes", err.msg);
+    }
+
+    /* byte-level entry points */
+    {
+        xsp_sr_ls_result_t vols;
+        xsp_datapath_attach_args_t a;
+        xsp_error_t e;
+        xsp_sr_ls_result_unpack(data, size, &vols, &err);
+        xsp_sr_ls_result_dispose(&vols);
+        xsp_datapath_attach_args_unpack(data, size, &a, &err);
+        xsp_datapath_attach_args_dispose(&a);
+        if (xsp_error_from_reply_payload(data, size, &e) == XSP_OK)
+            die("an error reply decoded as success", "error reply", e.msg);
+    }
+    return 0;
+}

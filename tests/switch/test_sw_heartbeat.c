@@ -1,0 +1,121 @@
+/*  test_sw_heartbeat.c — heartbeats and death by silence (docs/protocol.md §4.4).
+    --heartbeat-ms 100.
+
+    switch_sends      the switch sends a HEARTBEAT every interval: ~10 in a second (6-14),
+                      each a 1-frame [11]
+    silent_dead       a peer silent for 3 intervals is dead: still in DIAG after ~2
+                      intervals, gone after ~4 (well within a second), counters.peers_down,
+                      trace `peer-down` with its label; its next message meets no-session
+    any_message       a peer that never sends HEARTBEAT but sends other messages (DIAG every
+                      interval) stays alive
+    heartbeat_only    a peer that only heartbeats (no other traffic) stays alive for 2 s
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rawpeer.h"
+#include "swdiag.h"
+
+static void switch_sends(void)
+{
+    swt_switch_t *sw = swt_start("--heartbeat-ms", "100", NULL);
+    rp_t *p = rp_open(sw->endpoint, "hb", "client");
+    CHECK_U(p->heartbeat_ms, ==, 100);
+    rp_msg_t m = { 0 };
+    int beats = 0;
+    uint64_t end = swt_now_ms() + 1000;
+    while (swt_now_ms() < end) {
+        uint64_t left = end - swt_now_ms();
+        if (!rp_recv_hb(p, &m, (unsigned) (left ? left : 1), true))
+            break;
+        CHECKF(m.h.cmd == XSP_CMD_HEARTBEAT, "got %s", xsp_cmd_name(m.h.cmd));
+        CHECK(m.nframes == 1 && m.hdr_len == 2 && m.hdr[0] == 0x91 && m.hdr[1] == 0x0b);
+        beats++;
+    }
+    rp_msg_clear(&m);
+    swt_note("%d heartbeats from the switch in 1000 ms (interval 100 ms)", beats);
+    CHECKF(beats >= (swt_sanitized() ? 4 : 6) && beats <= 14, "%d heartbeats in a second at 100 ms", beats);
+    swt_stop(sw);
+}
+
+static void silent_dead(void)
+{
+    swt_switch_t *sw = swt_start("--heartbeat-ms", "100", NULL);
+    rp_t *obs = rp_open(sw->endpoint, "obs", "cli");
+    rp_t *p = rp_open(sw->endpoint, "quiet", "client");
+    char lbl[96];
+    snprintf(lbl, sizeof lbl, "quiet#%llu", (unsigned long long) p->peer_id);
+    rp_heartbeat(p);
+    uint64_t last = p->last_send_ns / 1000000ull;
+    p->silent = true;
+    rp_sleep(180);
+    uint64_t asked = swt_now_ms();
+    bool present = swd_now_peer_present(obs, p->peer_id);
+    if (asked - last < 250)
+        CHECKF(present, "declared dead after only ~%llu ms of silence", (unsigned long long) (asked - last));
+    CHECK(WAIT_FOR(2000, !swd_now_peer_present(obs, p->peer_id)));
+    uint64_t gone = swt_now_ms() - last;
+    swt_note("silent peer gone from DIAG %llu ms after its last message", (unsigned long long) gone);
+    CHECK(gone >= 290);
+    CHECKF(gone < swt_ms(1000), "took %llu ms", (unsigned long long) gone);
+    CHECK_U(swd_now_u(obs, "counters.peers_down"), ==, 1);
+    /* trace: peer-down with its label */
+    rp_t *t = rp_open(sw->endpoint, "tracer", "trace");
+    rp_trace(t, 0, "", false);
+    rp_msg_t m = { 0 };
+    bool found = false;
+    for (;;) {
+        CHECK(rp_recv(t, &m, swt_ms(3000)));
+        if (m.h.cmd == XSP_CMD_TRACE_END)
+            break;
+        if (rp_str_eq(m.h.code, "peer-down") && rp_str_eq(m.h.name, lbl))
+            found = true;
+    }
+    CHECKF(found, "no peer-down trace event from %s", lbl);
+    rp_msg_clear(&m);
+    /* back from the dead: no session */
+    rp_diag(p, 5);
+    rp_expect_error(p, NULL, "no-session", XSP_CMD_DIAG, 5);
+    swt_stop(sw);
+}
+
+static void any_message(void)
+{
+    swt_switch_t *sw = swt_start("--heartbeat-ms", "100", NULL);
+    rp_t *obs = rp_open(sw->endpoint, "obs", "cli");
+    rp_t *p = rp_open(sw->endpoint, "chatty", "client");
+    p->silent = true;                   /* no HEARTBEATs, but DIAG every ~60 ms */
+    uint64_t end = swt_now_ms() + 1200;
+    while (swt_now_ms() < end) {
+        swd_t *d = swd_fetch(p);
+        swd_free(d);
+        rp_sleep(60);
+    }
+    CHECK(swd_now_peer_present(obs, p->peer_id));
+    CHECK_U(swd_now_u(obs, "counters.peers_down"), ==, 0);
+    swt_stop(sw);
+}
+
+static void heartbeat_only(void)
+{
+    swt_switch_t *sw = swt_start("--heartbeat-ms", "100", NULL);
+    rp_t *obs = rp_open(sw->endpoint, "obs", "cli");
+    rp_t *p = rp_open(sw->endpoint, "beater", "client");
+    rp_sleep(2000);                     /* rawpeer heartbeats every ~33 ms */
+    CHECK(swd_now_peer_present(obs, p->peer_id));
+    CHECK_U(swd_now_u(obs, "counters.peers_down"), ==, 0);
+    swt_stop(sw);
+}
+
+int main(int argc, char **argv)
+{
+    static const swt_case_t cases[] = {
+        { "switch_sends", switch_sends, false },
+        { "silent_dead", silent_dead, false },
+        { "any_message", any_message, false },
+        { "heartbeat_only", heartbeat_only, false },
+        { NULL, NULL, false },
+    };
+    return swt_main(argc, argv, cases, 45);
+}
