@@ -38,6 +38,20 @@ incdir=$("$pkgconfig" --variable=includedir xsp)
 ls "$libdir"/libxsp.so* >/dev/null 2>&1 || fail "libdir $libdir has no libxsp.so"
 ok "libdir and includedir point into the prefix"
 
+# Every installed header compiles on its own with only pkg-config's flags (this covers
+# the headers generated from sdk/idl and the IDL runtime headers once they are installed).
+cflags=$("$pkgconfig" --cflags xsp)
+n=0
+for h in "$incdir"/xsp/*.h; do
+    name=xsp/$(basename "$h")
+    # shellcheck disable=SC2086
+    printf '#include <%s>\nint xsp_install_check;\n' "$name" |
+        "$cc" -Wall -Wextra -Werror -fsyntax-only -x c - $cflags ||
+        fail "installed <$name> does not compile on its own"
+    n=$((n + 1))
+done
+ok "all $n installed headers compile on their own"
+
 cat >"$tmp/prog.c" <<'C'
 #include <stdio.h>
 #include <string.h>

@@ -153,9 +153,20 @@ static int spawn(xsp_test_switch_t *sw)
     const char *bin = getenv("XSP_TEST_SWITCH_BIN");
     if (!bin || !*bin)
         bin = XSP_TEST_SWITCH_BIN_DEFAULT;
-    const char *argv[XSP_TEST_MAX_ARGS + 8];
+    const char *argv[XSP_TEST_MAX_ARGS + 8 + 16];
     int n = 0;
     bool has_level = false;
+    /* XSP_TEST_WRAPPER="valgrind --leak-check=full ..." runs the switch under a tool:
+       words split on spaces, at most 16 */
+    static char wrap[1024];
+    const char *w = getenv("XSP_TEST_WRAPPER");
+    if (w && *w) {
+        snprintf(wrap, sizeof wrap, "%s", w);
+        for (char *save = NULL, *tok = strtok_r(wrap, " ", &save); tok && n < 16;
+             tok = strtok_r(NULL, " ", &save))
+            argv[n++] = tok;
+    }
+    const char *exe = n ? argv[0] : bin;
     argv[n++] = bin;
     argv[n++] = "--run-dir";
     argv[n++] = sw->run_dir;
@@ -189,15 +200,15 @@ static int spawn(xsp_test_switch_t *sw)
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
-        execv(bin, (char *const *) argv);
-        fprintf(stderr, "xsp_test: cannot run %s: %s\n", bin, strerror(errno));
+        execvp(exe, (char *const *) argv);
+        fprintf(stderr, "xsp_test: cannot run %s: %s\n", exe, strerror(errno));
         _exit(127);
     }
     close(p[1]);
     sw->pid = pid;
     sw->out_fd = p[0];
     track(pid, true);
-    if (read_ready(sw, 10000) != 0) {
+    if (read_ready(sw, getenv("XSP_TEST_WRAPPER") ? 60000 : 10000) != 0) {
         xsp_test_switch_kill(sw);
         return -1;
     }

@@ -13,7 +13,10 @@
         CHECK(xsp_test_switch_stop(&sw) == 0);  // SIGTERM, wait, exit status
 
     The switch binary is $XSP_TEST_SWITCH_BIN if set, else the build tree's
-    bin/xsp-switch (compiled in as XSP_TEST_SWITCH_BIN_DEFAULT).  Each switch runs with
+    bin/xsp-switch (compiled in as XSP_TEST_SWITCH_BIN_DEFAULT).  $XSP_TEST_WRAPPER, when
+    set, is a command prefix (split on spaces) the switch runs under, e.g.
+    "valgrind --leak-check=full --error-exitcode=99": the memcheck tests use it, and a
+    leak then shows as a non-zero exit status from xsp_test_switch_stop.  Each switch runs with
     --run-dir in a fresh directory under $TMPDIR (or /tmp) and --log-level warn unless the
     extra arguments say otherwise; its stderr is the test's stderr.
     Children never outlive the test: every started switch is killed at exit (also after a
