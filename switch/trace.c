@@ -23,7 +23,7 @@
 /*  One event.  The four strings are packed one after the other in `text` (queue, from, to,
     dbg, each NUL-terminated), so a typical event with short names touches two cache lines
     instead of one per field. */
-#define TEXT_MAX (XSP_QUEUE_MAX + 1 + 2 * SW_LABEL_MAX + TRACE_DBG_MAX)
+#define TEXT_MAX (XSP_QUEUE_MAX + 1 + 2 * SW_LABEL_MAX + TRACE_DBG_MAX + 1)
 typedef struct {
     uint64_t seq, ts_ns, msg_id, corr, size, service_us;
     uint8_t kind;
@@ -120,7 +120,7 @@ void sw_trace(sw_t *sw, sw_ev_kind_t kind, const sw_queue_t *q, uint64_t msg_id,
     txt += e->from_len + 1;
     e->to_len = copy_str(txt, SW_LABEL_MAX, to, to ? strlen(to) : 0);
     txt += e->to_len + 1;
-    e->dbg_len = copy_str(txt, TRACE_DBG_MAX, dbg, dbg_len);
+    e->dbg_len = copy_str(txt, TRACE_DBG_MAX + 1, dbg, dbg_len);
     e->payload_len = 0;
     if (t->payload_bytes && payload) {
         size_t n = zmq_msg_size((zmq_msg_t *) payload);

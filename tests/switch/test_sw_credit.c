@@ -11,6 +11,8 @@
     clamp            credit above --max-credit is clamped silently (SUBSCRIBE and CREDIT)
     credit_overflow  CREDIT with a huge n (2^64-1) on a subscription that has credit is
                      clamped to max_credit too, not wrapped around
+    zero_credit      SUBSCRIBE with credit 0 is allowed: the subscription exists (consumers
+                     1) and receives nothing until CREDIT
     round_robin      3 servers with credit 10 and 30 waiting requests: deliveries rotate
                      strictly (each server's msg_ids step by 3)
     round_robin_lru  "the subscription that received the least recently goes first":
@@ -215,6 +217,30 @@ static void credit_overflow(void)
     swt_stop(sw);
 }
 
+static void zero_credit(void)
+{
+    swt_switch_t *sw = swt_start(NULL);
+    rp_t *obs = rp_open(sw->endpoint, "obs", "cli");
+    rp_t *srv = rp_open(sw->endpoint, "srv", "server");
+    rp_t *cli = rp_open(sw->endpoint, "cli", "client");
+    rp_subscribe(srv, "zq", 0);
+    rp_expect_nothing(srv, 100);         /* allowed: no error */
+    CHECK(WAIT_FOR(2000, swd_now_queue(obs, "zq", "consumers") == 1));
+    rp_request(cli, 1, "zq", 0, 0, "", "z", 1);
+    rp_expect_nothing(srv, 300);         /* nothing until CREDIT */
+    swd_t *g = swd_fetch(obs);
+    CHECK_U(swd_sub_credit(g, srv->peer_id, "zq"), ==, 0);
+    CHECK_U(swd_obj_u(swd_queue(g, "zq"), "depth"), ==, 1);
+    swd_free(g);
+    rp_credit(srv, "zq", 1);             /* the subscription exists, so CREDIT is fine */
+    rp_msg_t d = { 0 };
+    rp_expect_deliver(srv, &d);
+    rp_reply(srv, d.h.msg_id, 0, "", 0);
+    rp_expect_result(cli, NULL, 1);
+    rp_msg_clear(&d);
+    swt_stop(sw);
+}
+
 static void round_robin(void)
 {
     swt_switch_t *sw = swt_start(NULL);
@@ -338,6 +364,7 @@ int main(int argc, char **argv)
         { "credit_cmd", credit_cmd, false },
         { "clamp", clamp, false },
         { "credit_overflow", credit_overflow, false },
+        { "zero_credit", zero_credit, false },
         { "round_robin", round_robin, false },
         { "round_robin_lru", round_robin_lru, false },
         { "unsubscribe", unsubscribe, false },

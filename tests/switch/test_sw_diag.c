@@ -8,6 +8,8 @@
                   peer (id, name, role, pid, domid, outstanding, inflight, subscriptions
                   with credit, tracing, last_seen_ms), trace capacity/next_seq; then after
                   a reply, a refusal, a silent spell and a client's BYE, the changes.
+    names_sanitized  a peer name/role with bytes outside printable ASCII shows them as `?`
+                  in DIAG and in trace labels (§2)
     corr          DIAG_REPLY echoes the corr (0, small, 2^64-1) and is one msgpack map
 */
 #include <stdio.h>
@@ -156,6 +158,49 @@ static void known_state(void)
     swt_stop(sw);
 }
 
+/* (spelled with \x3f so that no "??x" trigraph sequence appears) */
+#define SANE_NAME "a\x3f" "b\x3f\x3f\x3f" "~ z"
+#define SANE_ROLE "r\x3f\x3f"
+
+static void names_sanitized(void)
+{
+    swt_switch_t *sw = swt_start(NULL);
+    rp_t *obs = rp_open(sw->endpoint, "obs", "cli");
+    rp_t *p = rp_connect(sw->endpoint);
+    xsp_hdr_t h = { .cmd = XSP_CMD_HELLO, .version = 1, .pid = 1 };
+    h.name = (xsp_str_t) { "a\x01" "b\xff\xc3\xa9" "~ z", 9 };
+    h.role = (xsp_str_t) { "r\n\0", 3 };
+    rp_send_hdr(p, &h, NULL, 0, false);
+    rp_msg_t m = { 0 };
+    rp_expect_cmd(p, &m, XSP_CMD_WELCOME);
+    uint64_t id = m.h.peer_id;
+    rp_msg_clear(&m);
+    swd_t *d = swd_fetch(obs);
+    const msgpack_object *pe = swd_peer(d, id);
+    CHECK(pe);
+    const msgpack_object *nm = swd_get(pe, "name");
+    CHECKF(swd_obj_str_eq(pe, "name", SANE_NAME), "DIAG name is \"%.*s\", not the printable-ASCII form \"%s\"",
+           nm ? (int) nm->via.str.size : 0, nm ? nm->via.str.ptr : "", SANE_NAME);
+    CHECKF(swd_obj_str_eq(pe, "role", SANE_ROLE), "DIAG role is not \"%s\"", SANE_ROLE);
+    swd_free(d);
+    /* the trace label too */
+    rp_t *t = rp_open(sw->endpoint, "tracer", "trace");
+    rp_trace(t, 0, "", false);
+    char want[64];
+    snprintf(want, sizeof want, "%s#%llu", SANE_NAME, (unsigned long long) id);
+    bool found = false;
+    for (;;) {
+        CHECK(rp_recv(t, &m, swt_ms(3000)));
+        if (m.h.cmd == XSP_CMD_TRACE_END)
+            break;
+        if (rp_str_eq(m.h.code, "peer-up") && rp_str_eq(m.h.name, want))
+            found = true;
+    }
+    rp_msg_clear(&m);
+    CHECKF(found, "no peer-up event from '%s'", want);
+    swt_stop(sw);
+}
+
 static void corr(void)
 {
     swt_switch_t *sw = swt_start(NULL);
@@ -177,6 +222,7 @@ int main(int argc, char **argv)
 {
     static const swt_case_t cases[] = {
         { "known_state", known_state, false },
+        { "names_sanitized", names_sanitized, false },
         { "corr", corr, false },
         { NULL, NULL, false },
     };

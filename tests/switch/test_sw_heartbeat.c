@@ -9,6 +9,8 @@
     any_message       a peer that never sends HEARTBEAT but sends other messages (DIAG every
                       interval) stays alive
     heartbeat_only    a peer that only heartbeats (no other traffic) stays alive for 2 s
+    not_answered      the switch never answers a peer's HEARTBEAT (interval 5 s: 20
+                      HEARTBEATs sent, nothing at all comes back within 400 ms)
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +110,22 @@ static void heartbeat_only(void)
     swt_stop(sw);
 }
 
+static void not_answered(void)
+{
+    swt_switch_t *sw = swt_start("--heartbeat-ms", "5000", NULL);
+    rp_t *p = rp_open(sw->endpoint, "hb", "client");
+    for (int i = 0; i < 20; i++)
+        rp_heartbeat(p);
+    rp_msg_t m = { 0 };
+    if (rp_recv_hb(p, &m, 400, true)) {
+        char got[512];
+        FAILF("a peer's HEARTBEAT was answered with %s (§4.4: the switch never answers one)",
+              rp_msg_describe(&m, got, sizeof got));
+    }
+    rp_msg_clear(&m);
+    swt_stop(sw);
+}
+
 int main(int argc, char **argv)
 {
     static const swt_case_t cases[] = {
@@ -115,6 +133,7 @@ int main(int argc, char **argv)
         { "silent_dead", silent_dead, false },
         { "any_message", any_message, false },
         { "heartbeat_only", heartbeat_only, false },
+        { "not_answered", not_answered, false },
         { NULL, NULL, false },
     };
     return swt_main(argc, argv, cases, 45);

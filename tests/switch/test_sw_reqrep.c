@@ -55,6 +55,7 @@ static void roundtrip(void)
         CHECK_U(d.h.domid, ==, 7);
         CHECK_U(d.h.msg_id, >, last_id);
         last_id = d.h.msg_id;
+        CHECKF(d.nframes == 2, "DELIVER has %d frames", d.nframes);
         CHECK_U(d.payload_len, ==, cases[i].n);
         CHECK(cases[i].n == 0 || memcmp(d.payload, cases[i].p, cases[i].n) == 0);
 
@@ -84,6 +85,16 @@ static void roundtrip(void)
     CHECK_U(d.h.timeout_ms, ==, 0);
     rp_reply(srv, d.h.msg_id, 0, "Z", 1);
     rp_expect_result(cli, NULL, 99);
+    /* a REQUEST without a payload frame is one with an empty payload (§1) */
+    xsp_hdr_t bareq = { .cmd = XSP_CMD_REQUEST, .corr = 98 };
+    bareq.queue = XSP_STR("echo");
+    bareq.dbg = XSP_STR("");
+    rp_send_hdr(cli, &bareq, NULL, 0, false);
+    rp_expect_deliver(srv, &d);
+    CHECKF(d.nframes == 2 && d.payload_len == 0, "DELIVER for a payload-less REQUEST: %d frames, %zu bytes",
+           d.nframes, d.payload_len);
+    rp_reply(srv, d.h.msg_id, 0, "", 0);
+    rp_expect_result(cli, NULL, 98);
     /* a REPLY without a payload frame: the RESULT still has two frames (§5.6) */
     rp_request(cli, 100, "echo", 0, 0, "", "z", 1);
     rp_expect_deliver(srv, &d);

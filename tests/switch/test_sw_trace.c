@@ -9,8 +9,8 @@
     queue_labels     from/to per §8: a queue as its bare name (send → q, deliver q →,
                      subscribe → q, requeue server → q), expire switch → client with
                      "expired: ..." in dbg, its queue and corr
-    long_dbg         a 1024-byte dbg (the field's maximum) reaches the server whole and is
-                     recorded whole in the request's trace events
+    long_dbg         a 1024-byte dbg (the field's maximum) reaches the server whole; the
+                     trace keeps its first 256 bytes (§8); 255- and 256-byte dbgs are kept whole
     payload_prefix   --trace-payload-bytes 4: events carry a 2nd frame with the first 4
                      payload bytes (fewer for shorter payloads); without it: no 2nd frame
     glob             "a.*", "?.one", exact name: only matching queues' events (events
@@ -203,6 +203,8 @@ static void basic(void)
     CHECKF(e, "no error event for the refused request");
     CHECKF(strncmp(e->dbg, "invalid-argument: ", 18) == 0, "error event dbg '%s'", e->dbg);
     CHECKF(strcmp(e->to, cl) == 0, "error event to '%s'", e->to);
+    CHECKF(strcmp(e->from, "switch") == 0, "error event from '%s', want 'switch'", e->from);
+    CHECKF(e->queue[0] == '\0', "error event for a refused request has queue '%s', want \"\"", e->queue);
     /* the subscriber is forgotten: new activity reaches it no more */
     ev_free(&l);
     swd_t *g = swd_fetch(obs);
@@ -276,11 +278,28 @@ static void long_dbg(void)
     trace_all(t, 0, "dbgq", &l);
     const ev_t *s = find_ev(&l, "send", d.h.msg_id), *dv = find_ev(&l, "deliver", d.h.msg_id);
     CHECK(s && dv);
-    CHECKF(strlen(s->dbg) == 1024 && strcmp(s->dbg, dbg) == 0,
-           "the `send` trace event carries %zu of the request's 1024 dbg bytes (§8: dbg is recorded in every "
-           "trace event about the request; TRACE_EVENT dbg is str(<=1024))", strlen(s->dbg));
-    CHECK(strcmp(dv->dbg, dbg) == 0);
+    /* §8: only the first 256 bytes of dbg are kept in the ring */
+    CHECKF(strlen(s->dbg) == 256 && memcmp(s->dbg, dbg, 256) == 0,
+           "the `send` trace event carries %zu bytes of the request's 1024-byte dbg, want its first 256 (§8)",
+           strlen(s->dbg));
+    CHECK(strlen(dv->dbg) == 256 && memcmp(dv->dbg, dbg, 256) == 0);
     ev_free(&l);
+    /* and a dbg of exactly 256 bytes is kept whole, 255 too */
+    for (int len = 255; len <= 256; len++) {
+        char d256[257];
+        memcpy(d256, dbg, (size_t) len);
+        d256[len] = '\0';
+        rp_request(cli, (uint64_t) len, "dbgq2", 0, 0, d256, "x", 1);
+        rp_expect_nothing(cli, 50);
+        trace_all(t, 0, "dbgq2", &l);
+        const ev_t *e = NULL;
+        for (int i = 0; i < l.n; i++)
+            if (strcmp(l.ev[i].event, "send") == 0 && l.ev[i].corr == (uint64_t) len)
+                e = &l.ev[i];
+        CHECK(e);
+        CHECKF(strcmp(e->dbg, d256) == 0, "a %d-byte dbg is kept as %zu bytes in the trace", len, strlen(e->dbg));
+        ev_free(&l);
+    }
     rp_msg_clear(&d);
     swt_stop(sw);
 }
@@ -328,6 +347,8 @@ static void glob(void)
         { "b.one", { false, false, true } },
         { "*", { true, true, true } },
         { "zzz", { false, false, false } },
+        { "[ab].one", { true, false, true } },
+        { "a.[!o]*", { false, true, false } },
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         evlist_t l;
