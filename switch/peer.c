@@ -13,7 +13,13 @@
 
 sw_peer_t *sw_peer_find(sw_t *sw, const void *rid, size_t len)
 {
-    return sw_map_get(&sw->peers, rid, len);
+    sw_peer_t *p = sw->last_peer;
+    if (p && p->rid_len == len && memcmp(p->rid, rid, len) == 0)
+        return p;
+    p = sw_map_get(&sw->peers, rid, len);
+    if (p)
+        sw->last_peer = p;
+    return p;
 }
 
 /*  Copy a peer-supplied string for logs and traces: printable ASCII only. */
@@ -113,6 +119,8 @@ void sw_peer_kill(sw_t *sw, sw_peer_t *p, const char *why)
         sw_trace_unsubscribe(sw, p);
 
     sw_map_del(&sw->peers, p->rid, p->rid_len);
+    if (sw->last_peer == p)
+        sw->last_peer = NULL;
     if (p->prev)
         p->prev->next = p->next;
     else

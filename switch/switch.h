@@ -165,6 +165,8 @@ struct sw {
     uint64_t serve_seq;         /* counts deliveries, orders the ready rings */
     uint64_t boot_id;           /* random, sent in WELCOME so peers can tell a restart */
     sw_map_t peers;             /* routing id -> sw_peer_t */
+    sw_peer_t *last_peer;       /* the last peer a message came from: skips the map when
+                                   messages arrive in runs from one peer */
     sw_map_t queues;            /* name -> sw_queue_t */
     sw_map_t inflight;          /* msg_id -> sw_msg_t (delivered, unanswered) */
     sw_peer_t *peer_list;
