@@ -35,12 +35,30 @@ A request payload is the map
   `{"code": str, "message": str, "detail": map<str, str>}` (`detail` optional), e.g.
   `{"code": "activated-on-another-host", "message": "volume 3 is active on host2",
   "detail": {"host": "host2"}}`.  `code` is a wire name from the [Errors](#errors) tables.
+- A RESULT status other than 0 and 1 is reported to the caller as `application`, payload
+  unread.  A client accepts any known code in an `error_reply`, transport codes included
+  (a plugin may pass on a `timeout` of its own); an unknown code reads as `unknown`.
+
+### Calling a plugin
+
+- **Queue.**  A storage plugin serves the queue `org.xen.xsp.storage.<plugin>` unless it
+  was started with another; the registrar resolves a URI to the plugin and queue that serve
+  it.  Callers that do not use the registrar name the queue themselves.
+- **dbg.**  Send the same string as `args.dbg` and as the REQUEST header's `dbg` (the switch
+  traces the header's).  Servers log `args.dbg` with everything they do for the call.
+- **Bad requests.**  A server that cannot decode a request answers an `error_reply` with
+  code `decode` and a message naming the field (`decode` is the one code in the transport
+  table a server writes); a request naming a method the server does not know, or does not
+  implement, is answered `unimplemented`.
+- **Arguments** follow the rules of struct fields: an optional argument may be absent or
+  nil, unknown argument names are ignored.
+- **Methods without a result** answer msgpack `nil`; a strict client refuses anything else.
 
 ### Types
 
 | IDL type | msgpack | C |
 |----------|---------|---|
-| `string(N)` | str of at most N bytes (UTF-8 by convention; NUL bytes refused) | `char *` (NULL reads as "") |
+| `string(N)` | str of at most N bytes (UTF-8 by convention, not checked; NUL bytes refused; msgpack bin is refused) | `char *` (NULL reads as "") |
 | `bool` | true / false | `bool` |
 | `int32`, `int64` | int (any width) in range | `int32_t`, `int64_t` |
 | `uint32`, `uint64` | non-negative int (any width) in range | `uint32_t`, `uint64_t` |
@@ -60,7 +78,7 @@ default, docs/protocol.md), which is what bounds a large `SR.ls` in practice.
 
 A payload is refused with error `decode` when: it is not exactly one well-formed msgpack
 value (truncated, trailing bytes, a container claiming more elements than there are bytes,
-nesting deeper than 24); a value has the wrong msgpack type; a required field is missing; a
+nesting deeper than 24, the payload's own value being depth 1); a value has the wrong msgpack type; a required field is missing; a
 key appears twice; an enum value or union kind is unknown; a string, list or map is over its
 limit; a string contains a NUL byte; an integer is out of range.  The message names the
 method and the path to the value:
@@ -69,8 +87,11 @@ method and the path to the value:
 Datapath.attach result: implementations[1].params: expected string, got integer
 ```
 
-Map keys a record does not define are ignored, in records and in the request envelope
-alike, so a newer peer may add optional fields.  Compatible changes: adding an optional
+A repeated key is refused even though many msgpack libraries silently keep the last value:
+an implementation in another language needs a duplicate check when it decodes maps.
+
+Map keys a record does not define are ignored, in records, in `args` and in the request
+envelope alike, so a newer peer may add optional fields.  Compatible changes: adding an optional
 field, a method, an enum value or union kind that old peers will not be sent, an error code
 (in error.h first).  Anything else (renaming, removing, retyping, tightening a limit) is not.
 """
