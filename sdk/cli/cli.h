@@ -2,7 +2,8 @@
 
     Owns: the command table type, global options, exit codes, small helpers shared by the
     command files (xsp.c: main and the table; cmd_call.c: call, serve; cmd_diag.c: queues,
-    diag; trace_print.c: trace).
+    diag; trace_print.c: trace; cmd_storage.c: the IDL-driven API
+    commands and help).
     Never touches: the wire protocol directly (everything goes through libxsp).
 
     Adding a command (e.g. generated storage stubs): write
@@ -15,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "xsp/xsp.h"
 
@@ -39,17 +41,22 @@ typedef struct {
     const char *name;
     cli_fn *fn;
     const char *summary;    /* one line for `xsp --help` */
-    const char *usage;      /* full usage for `xsp COMMAND --help` */
+    const char *usage;      /* full usage for `xsp COMMAND --help`; NULL: the command
+                               handles --help itself (it sees it in argv) */
 } cli_cmd_t;
 
 /*  Tables of commands, each ended by a row with name NULL; the list ends with NULL. */
 extern const cli_cmd_t *const cli_tables[];
 extern const cli_cmd_t cli_builtin_cmds[];
+extern const cli_cmd_t cli_idl_cmds[];       /* generated: plugin, sr, volume, datapath */
+extern const cli_cmd_t cli_storage_cmds[];   /* cmd_storage.c: help */
 
 /*  Print `xsp: CODE: sentence` on stderr; returns the exit code for err. */
 int cli_fail(const xsp_error_t *err);
 /*  Print `xsp: message` on stderr (printf-like) and return code. */
 int cli_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*  Print `xsp --help` (the command list, options, exit codes) to f. */
+void cli_help(FILE *f);
 /*  Print a command's usage to stderr and return CLI_USAGE. */
 int cli_usage(const char *cmd);
 /*  A client for tools; NULL after printing why. */
@@ -67,5 +74,7 @@ int cmd_serve(const cli_ctx_t *ctx, int argc, char **argv);
 int cmd_queues(const cli_ctx_t *ctx, int argc, char **argv);
 int cmd_diag(const cli_ctx_t *ctx, int argc, char **argv);
 int cmd_trace(const cli_ctx_t *ctx, int argc, char **argv);
+int cmd_storage(const cli_ctx_t *ctx, int argc, char **argv);  /* every IDL interface */
+int cmd_help(const cli_ctx_t *ctx, int argc, char **argv);
 
 #endif

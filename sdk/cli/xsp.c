@@ -52,7 +52,7 @@ const cli_cmd_t cli_builtin_cmds[] = {
     { NULL, NULL, NULL, NULL },
 };
 
-const cli_cmd_t *const cli_tables[] = { cli_builtin_cmds, NULL };
+const cli_cmd_t *const cli_tables[] = { cli_builtin_cmds, cli_idl_cmds, cli_storage_cmds, NULL };
 
 static const char *find_usage(const char *cmd)
 {
@@ -96,6 +96,11 @@ static void help(FILE *f)
             "     too-large, disconnected, ...): `xsp: CODE: sentence` on stderr\n"
             "  4  a local failure (reading input, starting a command)\n",
             XSP_SWITCH_ENV);
+}
+
+void cli_help(FILE *f)
+{
+    help(f);
 }
 
 int cli_fail(const xsp_error_t *err)
@@ -201,7 +206,7 @@ int main(int argc, char **argv)
         for (const cli_cmd_t *c = *t; c->name; c++) {
             if (strcmp(c->name, name) != 0)
                 continue;
-            for (int j = i + 1; j < argc; j++) {
+            for (int j = i + 1; c->usage && j < argc; j++) {   /* no usage: own --help */
                 if (strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0) {
                     fputs(c->usage, stdout);
                     return CLI_OK;

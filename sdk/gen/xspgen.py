@@ -5,10 +5,13 @@ Owns: the command line and the list of emitters.  Python 3 standard library only
 Never touches: anything but the output paths it is given.
 
     xspgen.py --error-h sdk/include/xsp/error.h [--root REPO] IDL...
-              [--c-out DIR]          C: DIR/include/<prefix>/<module>.h, DIR/<module>_{types,msgpack,format,methods}.c
+              [--c-out DIR]          C: DIR/include/<prefix>/<module>.h, DIR/<module>_{types,msgpack,format,methods}.c,
+                                     client stubs DIR/include/<prefix>/<module>_client.h + DIR/<module>_client.c,
+                                     server dispatch DIR/include/<prefix>/<module>_server.h + DIR/<module>_server.c
               [--docs FILE]          the Markdown API reference
               [--check-docs FILE]    exit 1 (with a diff) if FILE is not what --docs would write
               [--selftest FILE]      tables for the generic self-test (tests/idl)
+              [--cli FILE]           the `xsp` CLI's API command tables (sdk/cli/cli_idl.h)
 
 All IDL files of one API family are given together: they are resolved as one program (a
 type of one module may be used in another; each module's header includes the ones it
@@ -27,12 +30,15 @@ sys.dont_write_bytecode = True     # never litter the source tree with __pycache
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from xspidl.cnames import Names                      # noqa: E402
+from xspidl.emit_cli import emit_cli                 # noqa: E402
+from xspidl.emit_client import emit_client_c, emit_client_h  # noqa: E402
 from xspidl.emit_docs import emit_docs               # noqa: E402
 from xspidl.emit_format import emit_format           # noqa: E402
 from xspidl.emit_header import emit_header           # noqa: E402
 from xspidl.emit_methods import emit_methods         # noqa: E402
 from xspidl.emit_msgpack import emit_msgpack         # noqa: E402
 from xspidl.emit_selftest import emit_selftest       # noqa: E402
+from xspidl.emit_server import emit_server_c, emit_server_h  # noqa: E402
 from xspidl.emit_types import emit_types             # noqa: E402
 from xspidl.errorh import read_error_codes           # noqa: E402
 from xspidl.errors import IdlError                   # noqa: E402
@@ -45,6 +51,10 @@ EMITTERS = [
     ("%(module)s_msgpack.c", emit_msgpack),
     ("%(module)s_format.c", emit_format),
     ("%(module)s_methods.c", emit_methods),
+    ("include/%(prefix)s/%(module)s_client.h", emit_client_h),
+    ("%(module)s_client.c", emit_client_c),
+    ("include/%(prefix)s/%(module)s_server.h", emit_server_h),
+    ("%(module)s_server.c", emit_server_c),
 ]
 
 
@@ -81,6 +91,7 @@ def main(argv=None):
     ap.add_argument("--docs", help="write the Markdown reference here")
     ap.add_argument("--check-docs", help="compare the Markdown reference with this file")
     ap.add_argument("--selftest", help="write the self-test tables here")
+    ap.add_argument("--cli", help="write the xsp CLI command tables (C) here")
     args = ap.parse_args(argv)
     try:
         program, names = load(args.idl, args.error_h, args.root)
@@ -88,11 +99,13 @@ def main(argv=None):
             for m in program.modules:
                 write(os.path.join(args.c_out, "include", names.header(m)), emit_header(names, m))
                 for pattern, emitter in EMITTERS:
-                    write(os.path.join(args.c_out, pattern % {"module": m.name}), emitter(names, m))
+                    write(os.path.join(args.c_out, pattern % {"module": m.name, "prefix": m.prefix}), emitter(names, m))
         if args.docs:
             write(args.docs, emit_docs(names))
         if args.selftest:
             write(args.selftest, emit_selftest(names))
+        if args.cli:
+            write(args.cli, emit_cli(names))
         if args.check_docs:
             want = emit_docs(names)
             want = want if want.endswith("\n") else want + "\n"

@@ -1,0 +1,138 @@
+/*  xsp/plugin.h — a storage plugin daemon in one call: xsp_plugin_main().
+
+    Owns: the life of a storage plugin process — the common command line, logging, the
+    connection to the switch, the subscription of its queue, dispatching every request to
+    the plugin's handler table (xsp_storage_ops_t, generated from sdk/idl/storage.idl), a
+    small event loop with timers for handlers that answer LATER, SIGTERM/SIGINT handling
+    and a clean shutdown (exit status 0).
+    Never touches: what the handlers do (the plugin's code), the registrar (see HOOK below).
+
+    A plugin author writes the handlers and:
+
+        static const xsp_storage_ops_t ops = { .datapath_attach = attach, ... };
+        int main(int argc, char **argv)
+        {
+            static const xsp_plugin_def_t def = {
+                .name = "file", .description = "raw image files", .ops = &ops,
+            };
+            return xsp_plugin_main(argc, argv, &def);
+        }
+
+    Common options (def may add its own, see xsp_plugin_option_t):
+        --switch ENDPOINT   the switch (default: $XSP_SWITCH, else ipc://RUN_DIR/switch.sock)
+        --queue NAME        queue to serve (default def->queue, else org.xen.xsp.storage.NAME)
+        --domain N          the domid this plugin runs in, claimed in HELLO (default 0)
+        --log-level L       err, warn, info (default) or debug
+        --syslog            log to syslog (daemon facility) instead of stderr
+        --foreground        accepted for compatibility: the plugin ALWAYS runs in the
+                            foreground.  It never forks, detaches or writes a pid file; run
+                            it under a supervisor (systemd Type=exec, runit, a toolstack).
+        --credit N          requests delivered at once (default: the worker count, else 64)
+        --workers N         0 = handlers run in the event loop (they must not block: answer
+                            later from a timer or an fd instead); N = a pool of N threads for
+                            handlers that block (credit is then at most N)
+        --help, --version
+    Exit status: 0 after SIGTERM/SIGINT or xsp_plugin_stop(); 1 when the plugin cannot start
+    (no switch within 5 s, init failed, bad queue); 2 for a usage error.
+
+    Event loop: the main thread runs the loop (the switch connection, timers, signals).
+    Handlers run there when workers is 0, else on worker threads.  A handler that must wait
+    (I/O, a child process, a delay) keeps its xsp_storage_call_t and answers later, e.g. from
+    a timer (xsp_plugin_after), so a slow call never blocks the others.
+
+    Shutdown (SIGTERM/SIGINT): the queue is unsubscribed (the switch keeps new requests for
+    another instance), every pending timer fires at once with xsp_plugin_stopping() true so
+    held calls get answered, calls in progress get up to 3 s to finish, then def->fini runs,
+    the session ends with BYE and xsp_plugin_main returns 0.
+
+    HOOK — registration with the registrar (a later issue): after every (re)subscribe (at
+    start and after each reconnection to a restarted switch), libxsp calls its internal
+    plugin_register(), a documented no-op for now; it will announce the plugin (name, queue,
+    schemes, domain) to the registrar.  def->on_connected is called right after it, on the
+    loop thread, for plugins that need to (re)announce something themselves.
+
+    THREAD-SAFETY: xsp_plugin_after(), xsp_plugin_stop() and the read-only accessors may be
+    called from any thread (handlers on workers included); the rest from the loop thread.
+    OWNERSHIP: def and everything it points to must outlive xsp_plugin_main (use static
+    data).  The xsp_plugin_t belongs to xsp_plugin_main; it is valid from def->init to the
+    end of def->fini.
+*/
+#ifndef XSP_PLUGIN_H
+#define XSP_PLUGIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "xsp/server.h"
+#include "xsp/storage_server.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct xsp_plugin xsp_plugin_t;
+
+/*  A plugin-specific command-line option (long form only). */
+typedef struct xsp_plugin_option {
+    const char *name;       /* without the leading "--", e.g. "root-dir" */
+    const char *arg;        /* name of its argument for --help ("DIR"), NULL = a flag */
+    const char *help;       /* one line for --help */
+} xsp_plugin_option_t;
+
+typedef struct xsp_plugin_def {
+    /*  Required: short name, e.g. "file": the default queue org.xen.xsp.storage.file, the
+        peer name xsp-plugin-file, the log identity xsp-plugin-file. */
+    const char *name;
+    const char *description;    /* one line for --help */
+    const char *version;        /* for --version; NULL = libxsp's version */
+    const char *queue;          /* default queue; NULL = "org.xen.xsp.storage.<name>" */
+    const xsp_storage_ops_t *ops;   /* NULL entries answer `unimplemented` */
+    void *ctx;                  /* passed to every handler and hook */
+    unsigned workers;           /* default for --workers */
+    unsigned credit;            /* default for --credit (0 = workers, or 64 without) */
+
+    /*  Extra options, terminated by an entry with name NULL (or NULL for none).  For each
+        one given, option(ctx, name, value) runs (value NULL for a flag) during parsing;
+        return 0, or non-zero after printing why to stderr (usage error, exit 2). */
+    const xsp_plugin_option_t *options;
+    int (*option)(void *ctx, const char *name, const char *value);
+
+    /*  Connected, before subscribing: set up state, timers.  Non-zero = exit status 1. */
+    int (*init)(void *ctx, xsp_plugin_t *plugin);
+    /*  After every (re)subscribe, on the loop thread (see HOOK above). */
+    void (*on_connected)(void *ctx, xsp_plugin_t *plugin);
+    /*  After the loop and the drain, before disconnecting: release state. */
+    void (*fini)(void *ctx, xsp_plugin_t *plugin);
+} xsp_plugin_def_t;
+
+/*  Run the plugin: parse argv, connect, serve until SIGTERM/SIGINT.  Returns the process
+    exit status (0, 1 or 2, see above); call it from main() and return its value.  Call it
+    once, from the main thread, before starting threads of your own. */
+int xsp_plugin_main(int argc, char **argv, const xsp_plugin_def_t *def);
+
+/*  A timer callback: runs once on the loop thread. */
+typedef void xsp_plugin_timer_fn(xsp_plugin_t *plugin, void *arg);
+
+/*  Run fn(plugin, arg) on the loop thread after ms milliseconds (0 = at the next loop
+    turn: also the way for a worker to hand work to the loop).  Timers due at the same
+    time run in the order they were added.  When the plugin stops, pending timers run at
+    once (xsp_plugin_stopping() is then true) so nothing held is lost.  Any thread.
+    Returns 0, or -1 when out of memory. */
+int xsp_plugin_after(xsp_plugin_t *plugin, unsigned ms, xsp_plugin_timer_fn *fn, void *arg);
+
+/*  Ask the loop to stop (as SIGTERM does).  Any thread. */
+void xsp_plugin_stop(xsp_plugin_t *plugin);
+/*  True once stopping began. */
+bool xsp_plugin_stopping(const xsp_plugin_t *plugin);
+
+/*  Read-only facts (any thread). */
+xsp_server_t *xsp_plugin_server(const xsp_plugin_t *plugin);  /* loop thread only: use */
+const char *xsp_plugin_queue(const xsp_plugin_t *plugin);
+const char *xsp_plugin_name(const xsp_plugin_t *plugin);
+uint32_t xsp_plugin_domid(const xsp_plugin_t *plugin);
+unsigned xsp_plugin_workers(const xsp_plugin_t *plugin);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,277 @@
+/*  stub.c — typed calls over the client: encode args, call, decode result or error reply
+    (see xsp/stub.h).
+
+    Owns: the request encoding for a method row, the per-call context of asynchronous stub
+    calls, and the mapping of every possible answer to a result or an xsp_error_t.
+    Never touches: the socket or the call bookkeeping (client.c), generated layouts (reached
+    only through xsp_method_info_t), server-side dispatch (dispatch.c).
+*/
+#include "xsp/stub.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "xsp/idl_codec.h"
+#include "xsp/wire.h"
+
+/* ================================================================ encoding */
+
+int xsp_stub_encode(const xsp_method_info_t *mi, const void *args, void **buf, size_t *len,
+                    xsp_error_t *err)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+
+    *buf = NULL;
+    *len = 0;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    int rc = mi->args_encode(&pk, args, err);
+    if (rc) {
+        msgpack_sbuffer_destroy(&sb);
+        return rc;
+    }
+    *len = sb.size;
+    *buf = msgpack_sbuffer_release(&sb);
+    if (!*buf)      /* an empty encoding cannot happen: a request is a map */
+        return xsp_error_set(err, XSP_E_INTERNAL, "%s: empty request encoding", mi->name);
+    xsp_error_clear(err);
+    return XSP_OK;
+}
+
+/* ================================================================ decoding */
+
+/*  The success payload: mi's result (or nil). */
+static int decode_result(const xsp_method_info_t *mi, const xsp_reply_t *reply, void *result,
+                         xsp_error_t *e)
+{
+    char label[160];
+    msgpack_unpacked up;
+    void *tmp = NULL;
+
+    snprintf(label, sizeof label, "%s result", mi->name);
+    xsp_path_t root = xsp_path_root(label);
+    int rc = xsp_idl_unpack(&up, reply->body, reply->len, &root, e);
+    if (rc)
+        return rc;
+    if (mi->has_result && !result) {
+        tmp = calloc(1, mi->result_size);
+        if (!tmp) {
+            msgpack_unpacked_destroy(&up);
+            return xsp_error_set(e, XSP_E_SYSTEM, "%s: out of memory", mi->name);
+        }
+        result = tmp;
+    }
+    rc = mi->result_decode(&up.data, result, e);
+    msgpack_unpacked_destroy(&up);
+    if (tmp) {
+        mi->result_dispose(tmp);
+        free(tmp);
+    }
+    if (rc == XSP_OK)
+        xsp_error_clear(e);
+    return rc;
+}
+
+/*  The raw "code" string of an error reply map (for a code this build does not know). */
+static bool raw_code(const msgpack_object *o, const char **s, size_t *n)
+{
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return false;
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        const msgpack_object_kv *kv = &o->via.map.ptr[i];
+        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == 4 &&
+            memcmp(kv->key.via.str.ptr, "code", 4) == 0 && kv->val.type == MSGPACK_OBJECT_STR) {
+            *s = kv->val.via.str.ptr;
+            *n = kv->val.via.str.size;
+            return true;
+        }
+    }
+    return false;
+}
+
+/*  Append " (the body starts "...")" so a non-API answer (plain text) stays readable. */
+static void add_snippet(xsp_error_t *e, const xsp_reply_t *reply)
+{
+    char q[200];
+    size_t n = strlen(e->msg);
+    if (!reply->len || n + 1 >= sizeof e->msg)
+        return;
+    snprintf(e->msg + n, sizeof e->msg - n, " (the body starts %s)",
+             xsp_quote_for_msg(reply->body, reply->len, q, sizeof q));
+}
+
+/*  Status 1: the payload is an error_reply. */
+static int decode_error_reply(const xsp_method_info_t *mi, const xsp_reply_t *reply,
+                              xsp_error_reply_t *out, xsp_error_t *e)
+{
+    char label[160];
+    msgpack_unpacked up;
+    xsp_error_reply_t r;
+
+    xsp_error_reply_init(&r);
+    snprintf(label, sizeof label, "%s error reply", mi->name);
+    xsp_path_t root = xsp_path_root(label);
+    int rc = xsp_idl_unpack(&up, reply->body, reply->len, &root, e);
+    if (rc) {
+        add_snippet(e, reply);
+        return XSP_E_DECODE;
+    }
+    rc = xsp_error_reply_decode_(&up.data, &r, &root, e);
+    if (rc) {
+        msgpack_unpacked_destroy(&up);
+        add_snippet(e, reply);
+        return XSP_E_DECODE;
+    }
+    if (r.code == XSP_OK) {
+        rc = xsp_error_set(e, XSP_E_DECODE, "%s: code: \"ok\" is not an error (message: %s)", label,
+                           r.message ? r.message : "");
+    } else {
+        const char *raw = NULL;
+        size_t rawlen = 0;
+        xsp_error_t said;
+        xsp_error_reply_to_error(&r, &said);
+        if (r.code == XSP_E_UNKNOWN && raw_code(&up.data, &raw, &rawlen) &&
+            !(rawlen == 7 && memcmp(raw, "unknown", 7) == 0)) {
+            char q[200];
+            rc = xsp_error_set(e, XSP_E_UNKNOWN, "%s answered with the error code %s, which this "
+                               "build does not know: %s", mi->name,
+                               xsp_quote_for_msg(raw, rawlen, q, sizeof q), said.msg);
+        } else {
+            *e = said;
+            rc = said.code;
+        }
+    }
+    msgpack_unpacked_destroy(&up);
+    if (out && r.code != XSP_OK)
+        *out = r;           /* moved: the caller disposes it */
+    else
+        xsp_error_reply_dispose(&r);
+    return rc;
+}
+
+int xsp_stub_decode(const xsp_method_info_t *mi, const xsp_error_t *call_err,
+                    const xsp_reply_t *reply, void *result, xsp_error_reply_t *error_reply,
+                    xsp_error_t *err)
+{
+    xsp_error_t e;
+    int rc;
+
+    if (mi->has_result && result)
+        mi->result_init(result);
+    if (error_reply)
+        xsp_error_reply_init(error_reply);
+    if (call_err->code == XSP_OK) {
+        rc = decode_result(mi, reply, result, &e);
+    } else if (call_err->code == XSP_E_APPLICATION && reply->status == XSP_STATUS_ERROR) {
+        rc = decode_error_reply(mi, reply, error_reply, &e);
+    } else if (call_err->code == XSP_E_APPLICATION) {
+        rc = xsp_error_set(&e, XSP_E_APPLICATION, "%s: the server answered with status %u, which "
+                           "is not an API answer", mi->name, reply->status);
+        add_snippet(&e, reply);
+    } else {
+        e = *call_err;
+        rc = e.code;
+    }
+    if (err)
+        *err = e;
+    return rc;
+}
+
+/* ================================================================ synchronous */
+
+static xsp_call_opts_t opts_with_dbg(const xsp_call_opts_t *opts, const char *dbg)
+{
+    xsp_call_opts_t o;
+    if (opts)
+        o = *opts;
+    else
+        memset(&o, 0, sizeof o);
+    if (dbg)
+        o.dbg = dbg;
+    return o;
+}
+
+int xsp_stub_call(xsp_client_t *client, const char *queue, const xsp_call_opts_t *opts,
+                  const xsp_method_info_t *mi, const char *dbg, const void *args,
+                  void *result, xsp_error_reply_t *error_reply, xsp_error_t *err)
+{
+    void *buf;
+    size_t len;
+    xsp_reply_t reply;
+    xsp_error_t cerr;
+
+    if (mi->has_result && result)
+        mi->result_init(result);
+    if (error_reply)
+        xsp_error_reply_init(error_reply);
+    int rc = xsp_stub_encode(mi, args, &buf, &len, err);
+    if (rc)
+        return rc;
+    xsp_call_opts_t o = opts_with_dbg(opts, dbg);
+    memset(&reply, 0, sizeof reply);
+    xsp_client_call(client, queue, buf, len, &o, &reply, &cerr);
+    free(buf);
+    rc = xsp_stub_decode(mi, &cerr, &reply, result, error_reply, err);
+    xsp_reply_dispose(&reply);
+    return rc;
+}
+
+/* ================================================================ asynchronous */
+
+typedef struct {
+    const xsp_method_info_t *mi;
+    xsp_stub_done_fn *done;
+    void (*fn)(void);
+    void *arg;
+    max_align_t result[];       /* mi->result_size bytes */
+} stub_ctx_t;
+
+static void stub_done(xsp_client_t *client, uint64_t call_id, const xsp_error_t *call_err,
+                      xsp_reply_t *reply, void *arg)
+{
+    stub_ctx_t *x = arg;
+    xsp_error_reply_t er;
+    xsp_error_t e;
+    void *res = x->mi->has_result ? (void *) x->result : NULL;
+
+    int rc = xsp_stub_decode(x->mi, call_err, reply, res, &er, &e);
+    if (x->done)
+        x->done(client, call_id, &e, rc == XSP_OK ? res : NULL, er.code != XSP_OK ? &er : NULL,
+                x->fn, x->arg);
+    if (res)
+        x->mi->result_dispose(res);
+    xsp_error_reply_dispose(&er);
+    free(x);
+}
+
+int xsp_stub_send(xsp_client_t *client, const char *queue, const xsp_call_opts_t *opts,
+                  const xsp_method_info_t *mi, const char *dbg, const void *args,
+                  xsp_stub_done_fn *done, void (*fn)(void), void *arg, uint64_t *call_id,
+                  xsp_error_t *err)
+{
+    void *buf;
+    size_t len;
+
+    int rc = xsp_stub_encode(mi, args, &buf, &len, err);
+    if (rc)
+        return rc;
+    stub_ctx_t *x = calloc(1, sizeof *x + (mi->has_result ? mi->result_size : 0));
+    if (!x) {
+        free(buf);
+        return xsp_error_set(err, XSP_E_SYSTEM, "%s: out of memory", mi->name);
+    }
+    x->mi = mi;
+    x->done = done;
+    x->fn = fn;
+    x->arg = arg;
+    xsp_call_opts_t o = opts_with_dbg(opts, dbg);
+    rc = xsp_client_send(client, queue, buf, len, &o, stub_done, x, call_id, err);
+    free(buf);
+    if (rc)
+        free(x);
+    return rc;
+}
