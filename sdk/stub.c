@@ -93,7 +93,8 @@ static bool raw_code(const msgpack_object *o, const char **s, size_t *n)
     return false;
 }
 
-/*  Append " (the body starts "...")" so a non-API answer (plain text) stays readable. */
+/*  Append " (the body starts "...")" so an answer that is not msgpack at all (e.g. plain
+    text from a server that does not speak the API) stays readable. */
 static void add_snippet(xsp_error_t *e, const xsp_reply_t *reply)
 {
     char q[200];
@@ -123,7 +124,6 @@ static int decode_error_reply(const xsp_method_info_t *mi, const xsp_reply_t *re
     rc = xsp_error_reply_decode_(&up.data, &r, &root, e);
     if (rc) {
         msgpack_unpacked_destroy(&up);
-        add_snippet(e, reply);
         return XSP_E_DECODE;
     }
     if (r.code == XSP_OK) {

@@ -65,7 +65,8 @@ int main(void)
 }
 C
 # shellcheck disable=SC2086  # $flags is a list of words
-"$cc" -Wall -Wextra -Werror -o "$tmp/prog" "$tmp/prog.c" $flags ||
+# a sanitized libxsp needs the program built with the same runtime first in line
+"$cc" -Wall -Wextra -Werror ${XSP_SAN_CFLAGS:-} -o "$tmp/prog" "$tmp/prog.c" $flags ||
     fail "compiling against the installed headers and library"
 ok "compiled a program with \$(pkg-config --cflags --libs xsp)"
 out=$(LD_LIBRARY_PATH=$libdir "$tmp/prog") || fail "running it: '$out'"

@@ -62,6 +62,7 @@ static struct {
     unsigned seed;
     xsp_plugin_t *plugin;
     unsigned long resizes_in_progress;
+    unsigned long sessions;             /* on_connected calls: one per (re)subscribe */
 } g = { .mu = PTHREAD_MUTEX_INITIALIZER, .resize_delay_ms = 100 };
 
 /* ================================================================ state */
@@ -267,9 +268,9 @@ static int plugin_diagnostics(void *ctx, xsp_storage_call_t *call, const xsp_plu
     for (vol_t *v = g.vols; v; v = v->next)
         nvol++;
     snprintf(text, sizeof text,
-             "srs: %zu\nvolumes: %zu\nresizes in progress: %lu\nworkers: %u\n"
+             "srs: %zu\nvolumes: %zu\nresizes in progress: %lu\nworkers: %u\nsessions: %lu\n"
              "args dbg: %s\nheader dbg: %s\n",
-             nsr, nvol, g.resizes_in_progress, xsp_plugin_workers(g.plugin), S(a->dbg),
+             nsr, nvol, g.resizes_in_progress, xsp_plugin_workers(g.plugin), g.sessions, S(a->dbg),
              xsp_request_dbg(xsp_call_request(call)));
     pthread_mutex_unlock(&g.mu);
     return xsp_plugin_diagnostics_reply(call, text);
@@ -888,6 +889,16 @@ static int init(void *ctx, xsp_plugin_t *plugin)
     return 0;
 }
 
+/*  The registration hook's neighbour: counts (re)subscribes (shown by Plugin.diagnostics). */
+static void on_connected(void *ctx, xsp_plugin_t *plugin)
+{
+    (void) ctx;
+    (void) plugin;
+    pthread_mutex_lock(&g.mu);
+    g.sessions++;
+    pthread_mutex_unlock(&g.mu);
+}
+
 static void fini(void *ctx, xsp_plugin_t *plugin)
 {
     (void) ctx;
@@ -922,6 +933,7 @@ int main(int argc, char **argv)
         .options = options,
         .option = on_option,
         .init = init,
+        .on_connected = on_connected,
         .fini = fini,
     };
     return xsp_plugin_main(argc, argv, &def);

@@ -9,13 +9,16 @@
 int main(int argc, char **argv)
 {
     xsp_error_t err;
-    xsp_backend_t b;
-    xsp_client_t *c = xsp_client_new(NULL, "example-toolstack", &err);
-    if (!c || xsp_datapath_attach(c, "org.xen.xsp.storage.example", NULL, "vm-start 42",
-                                  argc > 1 ? argv[1] : "file:///srv/disk.img", "7", &b, &err))
-        return fprintf(stderr, "attach: %s: %s\n", xsp_code_name(err.code), err.msg), 1;
-    xsp_backend_print(stdout, &b, 0);           /* domain: {domid: 0, ...}, implementations: ... */
-    xsp_backend_dispose(&b);
+    xsp_backend_t b = { 0 };
+    xsp_client_t *c = xsp_client_new(NULL, "example-toolstack", &err);   /* $XSP_SWITCH */
+    int rc = c ? xsp_datapath_attach(c, "org.xen.xsp.storage.example", NULL, "vm-start 42",
+                                     argc > 1 ? argv[1] : "file:///srv/disk.img", "7", &b, &err)
+               : (int) err.code;
+    if (rc == XSP_OK)
+        xsp_backend_print(stdout, &b, 0);       /* domain: {domid: 0, ...}, implementations: ... */
+    else
+        fprintf(stderr, "attach: %s: %s\n", xsp_code_name(err.code), err.msg);
+    xsp_backend_dispose(&b);                    /* empty after a failure: always safe */
     xsp_client_destroy(&c);
-    return 0;
+    return rc == XSP_OK ? 0 : 1;
 }

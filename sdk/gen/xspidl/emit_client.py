@@ -82,7 +82,8 @@ def _method_doc(names, m, meth):
         first = "/*  " if i == 0 else "    "
         body = l[4:].replace("*/", "* /")
         out += [first + w if j == 0 else "        " + w
-                for j, w in enumerate(textwrap.wrap(body, 92 - 8) or [""])]
+                for j, w in enumerate(textwrap.wrap(body, 92 - 8, break_on_hyphens=False,
+                                                    break_long_words=False) or [""])]
     out[-1] += " */"
     return out
 

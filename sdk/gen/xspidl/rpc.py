@@ -179,13 +179,20 @@ _TAG_KINDS = ("ops", "service")     # module_names() entries that are struct tag
 
 def _header_identifiers(names):
     """(ordinary identifiers, struct/union/enum tags) declared or used in every generated
-    header of the program (C keeps tags in a namespace of their own)."""
+    header of the program (C keeps tags in a namespace of their own).  Raises IdlError if
+    one of them is a name of libxsp's runtime (a struct `call` would make xsp_call_t)."""
     from .emit_header import emit_header
     idents, tags = set(), set()
     for mod in names.program.modules:
         text = _COMMENT.sub(" ", emit_header(names, mod))
-        tags.update(_TAG.findall(text))
-        idents.update(_IDENT.findall(_TAG.sub(" ", text)))
+        mod_tags = set(_TAG.findall(text))
+        mod_idents = set(_IDENT.findall(_TAG.sub(" ", text)))
+        clash = sorted((mod_tags | mod_idents) & set(RUNTIME_NAMES))
+        if clash:
+            raise IdlError(mod.loc, "generated C name %s (module %s) collides with libxsp's runtime "
+                           "(xsp/stub.h, xsp/dispatch.h or xsp/plugin.h)" % (clash[0], mod.name))
+        tags |= mod_tags
+        idents |= mod_idents
     return idents, tags
 
 

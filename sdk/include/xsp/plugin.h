@@ -33,7 +33,9 @@
                             handlers that block (credit is then at most N)
         --help, --version
     Exit status: 0 after SIGTERM/SIGINT or xsp_plugin_stop(); 1 when the plugin cannot start
-    (no switch within 5 s, init failed, bad queue); 2 for a usage error.
+    (no switch within 5 s, init failed); 2 for a usage error (bad option or queue name).
+    SIGTERM/SIGINT are blocked in every thread and read from a signalfd, so they are seen
+    between loop turns (during the initial 5 s connection wait, only after it).
 
     Event loop: the main thread runs the loop (the switch connection, timers, signals).
     Handlers run there when workers is 0, else on worker threads.  A handler that must wait
@@ -125,8 +127,9 @@ void xsp_plugin_stop(xsp_plugin_t *plugin);
 /*  True once stopping began. */
 bool xsp_plugin_stopping(const xsp_plugin_t *plugin);
 
-/*  Read-only facts (any thread). */
-xsp_server_t *xsp_plugin_server(const xsp_plugin_t *plugin);  /* loop thread only: use */
+/*  Read-only facts (any thread).  The server itself may only be used from the loop thread
+    (xsp/server.h), e.g. in def->init or a timer. */
+xsp_server_t *xsp_plugin_server(const xsp_plugin_t *plugin);
 const char *xsp_plugin_queue(const xsp_plugin_t *plugin);
 const char *xsp_plugin_name(const xsp_plugin_t *plugin);
 uint32_t xsp_plugin_domid(const xsp_plugin_t *plugin);

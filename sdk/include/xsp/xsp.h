@@ -8,6 +8,9 @@
       xsp/endpoint.h  where the switch is (explicit, $XSP_SWITCH, default run dir)
       xsp/client.h    calling queues: sync, async (foreign event loops), diag, traces
       xsp/server.h    serving queues: handlers, later answers, worker pool
+      xsp/stub.h      what generated client stubs call (xsp/storage_client.h has the stubs)
+      xsp/dispatch.h  answering typed calls (xsp/storage_server.h has the dispatcher)
+      xsp/plugin.h    a storage plugin daemon from a table of callbacks
     Link with -lxsp (CMake target `xsp`).
 */
 #ifndef XSP_XSP_H
@@ -19,5 +22,8 @@
 #include "xsp/endpoint.h"
 #include "xsp/client.h"
 #include "xsp/server.h"
+#include "xsp/stub.h"
+#include "xsp/dispatch.h"
+#include "xsp/plugin.h"
 
 #endif
