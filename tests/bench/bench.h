@@ -1,8 +1,9 @@
 /*  bench.h — what the parts of xsp-bench share.
 
     Owns: the declarations that connect xsp-bench.c (options, phases, report), load.c (the
-    client and server threads of one measured phase), proto.c (what those peers put on the
-    wire), child.c (the separate processes: switch, bare relay, direct echo) and relay.c (the
+    client and server threads of one measured phase), sdk.c (the same threads through
+    libxsp's typed API, for the --sdk phases), proto.c (what raw peers put on the wire),
+    child.c (the separate processes: switch, bare relay, direct echo) and relay.c (the
     hidden child modes of xsp-bench itself).
     Never touches: anything at run time; declarations only.
 */
@@ -12,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -21,7 +23,7 @@
 
 /* ------------------------------------------------------------------ proto.c */
 
-/*  The two ways bench peers talk.  Clients are identical in both: they send
+/*  The ways bench peers talk.  Raw clients are identical in the first two: they send
     [REQUEST header, payload] and expect [RESULT header, payload].  Only the server side and
     the handshakes differ, by exactly what each protocol needs.
       PROTO_XSP     the real switch (docs/protocol.md): HELLO/WELCOME; servers SUBSCRIBE,
@@ -29,8 +31,12 @@
       PROTO_ROUTED  a bare relay or the direct echo: no session.  A server receives
                     [route, REQUEST, payload] and answers [route, RESULT(corr, 0), payload];
                     `route` is the client's routing id, carried as an extra frame.
-    (A later `--sdk` mode adds a third way: peers through libxsp's typed client.) */
-typedef enum { PROTO_XSP, PROTO_ROUTED } proto_t;
+      PROTO_SDK     the real switch through libxsp (sdk.c): clients are xsp_client_t's
+                    making Datapath.attach calls with the generated asynchronous stub,
+                    servers are xsp_server_t's answering them through the generated
+                    dispatcher.  The same messages on the wire as PROTO_XSP, made and read
+                    by the SDK instead of by the bench. */
+typedef enum { PROTO_XSP, PROTO_ROUTED, PROTO_SDK } proto_t;
 
 /*  The one-frame message a PROTO_ROUTED server sends to announce itself to the relay, and
     the relay's one-frame answer. */
@@ -80,10 +86,13 @@ void peer_leave(peer_t *p);
 /*  Encode the REQUEST header every client sends, whatever the target. */
 size_t request_header(uint8_t *buf, size_t cap, uint64_t corr, const char *queue, uint64_t timeout_ms);
 
-/*  A server's answer to one received message m (consumes m's frames).  Returns 1 when a
+/*  A server's answer to one received message m (consumes m's frames).  Without a reply
+    template (tmpl NULL) the request's payload frame goes back as the reply's (zero copy);
+    with one, the reply is a new frame of tlen bytes: tmpl with its first (up to) 8 bytes
+    replaced by the request payload's first bytes (the client's corr).  Returns 1 when a
     request was answered, 0 when m needed no answer (HEARTBEAT), -1 when m was wrong (a
     sentence in err). */
-int server_answer(peer_t *p, frames_t *m, char *err, size_t errlen);
+int server_answer(peer_t *p, frames_t *m, const uint8_t *tmpl, size_t tlen, char *err, size_t errlen);
 
 /* ------------------------------------------------------------------ load.c */
 
@@ -94,7 +103,10 @@ typedef struct {
     int clients;
     int servers;                /* server threads; 0 when the target serves itself (echo) */
     int window;                 /* requests outstanding per client */
-    size_t payload;             /* bytes per request (and reply) */
+    size_t payload;             /* bytes per request (and reply, without reply_template) */
+    const uint8_t *reply_template;  /* raw servers: NULL = echo the request's payload;
+                                       else answer reply_payload bytes of it (server_answer) */
+    size_t reply_payload;
     uint64_t timeout_ms;        /* REQUEST timeout_ms (0 = none) */
     double warmup_s;            /* load runs this long before the measurement starts */
     double seconds;             /* measurement length (upper bound when samples > 0) */
@@ -117,6 +129,67 @@ typedef struct {
 
 /*  Run one phase against a target that is already listening at cfg->endpoint. */
 void run_load(void *zctx, const load_cfg_t *cfg, load_result_t *out, char *err, size_t errlen);
+
+/*  The threads of a phase, shared by load.c (which runs them all, and the raw peers) and
+    sdk.c (the PROTO_SDK peers).  A thread says ST_READY once its session is up, waits for
+    `go`, loads until `stop_clients` / `stop_servers`, then ends in ST_DONE (ST_FAILED with
+    err when it could not start). */
+typedef struct {
+    uint64_t corr;              /* 0 = free */
+    uint64_t sent_ns;           /* only when recording round trips */
+} slot_t;
+
+enum { ST_STARTING, ST_READY, ST_FAILED, ST_DONE };
+
+typedef struct load load_t;
+
+typedef struct {
+    load_t *L;
+    int id;
+    pthread_t th;
+    bool started;
+    _Atomic int state;
+    char err[256];
+    _Atomic uint64_t done;      /* verified replies (clients) or answers sent (servers) */
+    _Atomic size_t nsamples;
+    uint64_t *samples;          /* round-trip ns, when the phase records them */
+    uint64_t errors;            /* read after join */
+    /* client only */
+    slot_t *slots;              /* window entries; corr = (seq << slot_bits) | slot */
+    uint32_t *free_slots;
+    uint32_t nfree;
+    unsigned slot_bits;
+    uint64_t seq;
+    uint8_t *pattern;
+} __attribute__((aligned(64))) worker_t;
+
+struct load {
+    void *zctx;
+    const load_cfg_t *cfg;
+    _Atomic bool go, recording, stop_clients, stop_servers;
+    worker_t *clients, *servers;
+};
+
+/*  Count an error of w; describe the first few of each worker on stderr. */
+void worker_fault(worker_t *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void pause_ms(unsigned ms);
+/*  Clients: take a free slot and give it the next corr / give a slot back / the slot of an
+    outstanding corr (NULL if corr is not outstanding). */
+uint32_t slot_take(worker_t *w, uint64_t *corr);
+void slot_release(worker_t *w, slot_t *sl);
+slot_t *slot_outstanding(worker_t *w, uint64_t corr);
+/*  Clients: one verified reply whose request left at sent_ns (0 when not recording). */
+void client_count(worker_t *w, uint64_t sent_ns, uint64_t now);
+
+/* ------------------------------------------------------------------ sdk.c */
+
+/*  What the SDK phases send: Datapath.attach(uri, domain) answered with a backend in
+    domain 0 with one xen_disk implementation whose params is the uri.  The encoded sizes
+    of that request's and reply's payloads (by the generated encoders, with a uri of the
+    length the clients use).  0, or -1 with err. */
+int sdk_payload_sizes(size_t *request, size_t *reply, char *err, size_t errlen);
+void *sdk_client_main(void *arg);   /* a worker_t of a PROTO_SDK phase */
+void *sdk_server_main(void *arg);
 
 /* ------------------------------------------------------------------ child.c */
 

@@ -27,12 +27,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static void pause_ms(unsigned ms)
-{
-    struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
 /*  True when path holds a line starting with prefix. */
 static bool has_line(const char *path, const char *prefix)
 {

@@ -1,11 +1,13 @@
 /*  load.c — the load of one measured phase: client and server threads on raw libzmq
-    DEALER sockets, and run_load(), which starts them, measures and collects the results.
+    DEALER sockets, and run_load(), which starts them (or sdk.c's, for PROTO_SDK), measures
+    and collects the results.
 
-    Owns: each client's window of outstanding requests, the verification of every reply
-    (corr outstanding, status OK, payload intact), completion counters, round-trip samples
-    and their percentiles, and the phase timeline:
+    Owns: each client's window of outstanding requests (slots, shared with sdk.c), the
+    verification of every raw reply (corr outstanding, status OK, payload intact),
+    completion counters, round-trip samples and their percentiles, and the phase timeline:
         servers ready -> clients ready -> go -> warm-up -> measure -> stop -> drain -> join.
-    Never touches: what the headers look like (proto.c), processes (child.c), output.
+    Never touches: what the headers look like (proto.c), processes (child.c), output, the
+    SDK (sdk.c).
 
     The code path is the same for every target; only proto.c's handshakes and server
     answers differ.  Clients keep `window` requests outstanding: they block for the first
@@ -16,7 +18,9 @@
     corr = (sequence << slot_bits) | slot: the slot finds the outstanding request in O(1)
     and the sequence makes every corr of a client unique.  A payload is the client's fixed
     pattern with the corr in its first (up to) 8 bytes, so an intact reply is checked with
-    one memcmp and a reply carrying another request's payload is caught.
+    one memcmp and a reply carrying another request's payload is caught.  With a reply
+    template (raw_same_payload: replies of another size than requests) the server answers
+    the template with the request's first 8 bytes, checked the same way.
 */
 #include "bench.h"
 
@@ -28,45 +32,8 @@
 #include <string.h>
 #include <time.h>
 
-typedef struct {
-    uint64_t corr;              /* 0 = free */
-    uint64_t sent_ns;           /* only when recording round trips */
-} slot_t;
-
-enum { ST_STARTING, ST_READY, ST_FAILED, ST_DONE };
-
-typedef struct load load_t;
-
-typedef struct {
-    load_t *L;
-    int id;
-    pthread_t th;
-    bool started;
-    _Atomic int state;
-    char err[256];
-    _Atomic uint64_t done;      /* verified replies (clients) or answers sent (servers) */
-    _Atomic size_t nsamples;
-    uint64_t *samples;          /* round-trip ns, when the phase records them */
-    uint64_t errors;            /* read after join */
-    /* client only */
-    slot_t *slots;
-    uint32_t *free_slots;
-    uint32_t nfree;
-    unsigned slot_bits;
-    uint64_t seq;
-    uint8_t *pattern;
-} __attribute__((aligned(64))) worker_t;
-
-struct load {
-    void *zctx;
-    const load_cfg_t *cfg;
-    _Atomic bool go, recording, stop_clients, stop_servers;
-    worker_t *clients, *servers;
-};
-
 /*  Count an error; describe the first few of each worker on stderr. */
-static void fault(worker_t *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fault(worker_t *w, const char *fmt, ...)
+void worker_fault(worker_t *w, const char *fmt, ...)
 {
     if (++w->errors > 3)
         return;
@@ -78,7 +45,7 @@ static void fault(worker_t *w, const char *fmt, ...)
     fprintf(stderr, "xsp-bench: %s %d: %s\n", w->slots ? "client" : "server", w->id, line);
 }
 
-static void pause_ms(unsigned ms)
+void pause_ms(unsigned ms)
 {
     struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
     nanosleep(&ts, NULL);
@@ -86,11 +53,47 @@ static void pause_ms(unsigned ms)
 
 /* ------------------------------------------------------------------ clients */
 
+uint32_t slot_take(worker_t *w, uint64_t *corr)
+{
+    uint32_t slot = w->free_slots[--w->nfree];
+    *corr = (++w->seq << w->slot_bits) | slot;
+    w->slots[slot].corr = *corr;
+    w->slots[slot].sent_ns = w->samples ? now_ns() : 0;
+    return slot;
+}
+
+slot_t *slot_outstanding(worker_t *w, uint64_t corr)
+{
+    uint64_t slot = corr & ((1ull << w->slot_bits) - 1);
+    if (slot >= (uint64_t) w->L->cfg->window || w->slots[slot].corr != corr || !corr)
+        return NULL;
+    return &w->slots[slot];
+}
+
+void slot_release(worker_t *w, slot_t *sl)
+{
+    sl->corr = 0;
+    w->free_slots[w->nfree++] = (uint32_t) (sl - w->slots);
+}
+
+void client_count(worker_t *w, uint64_t sent_ns, uint64_t now)
+{
+    atomic_store_explicit(&w->done, atomic_load_explicit(&w->done, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    if (w->samples && atomic_load_explicit(&w->L->recording, memory_order_relaxed)) {
+        size_t n = atomic_load_explicit(&w->nsamples, memory_order_relaxed);
+        if (n < w->L->cfg->samples) {
+            w->samples[n] = now - sent_ns;
+            atomic_store_explicit(&w->nsamples, n + 1, memory_order_release);
+        }
+    }
+}
+
 static int send_request(worker_t *w, void *s)
 {
     const load_cfg_t *cfg = w->L->cfg;
-    uint32_t slot = w->free_slots[--w->nfree];
-    uint64_t corr = (++w->seq << w->slot_bits) | slot;
+    uint64_t corr;
+    uint32_t slot = slot_take(w, &corr);
     uint8_t hdr[512];
     size_t hl = request_header(hdr, sizeof hdr, corr, cfg->queue, cfg->timeout_ms);
 
@@ -102,30 +105,13 @@ static int send_request(worker_t *w, void *s)
         memcpy(d, &corr, cfg->payload < 8 ? cfg->payload : 8);
     }
 
-    w->slots[slot].corr = corr;
-    w->slots[slot].sent_ns = w->samples ? now_ns() : 0;
     if (zmq_send(s, hdr, hl, ZMQ_SNDMORE) < 0 || zmq_msg_send(&p, s, 0) < 0) {
         zmq_msg_close(&p);
-        fault(w, "send: %s", zmq_strerror(errno));
-        w->slots[slot].corr = 0;
-        w->free_slots[w->nfree++] = slot;
+        worker_fault(w, "send: %s", zmq_strerror(errno));
+        slot_release(w, &w->slots[slot]);
         return -1;
     }
     return 0;
-}
-
-static slot_t *outstanding(worker_t *w, uint64_t corr)
-{
-    uint64_t slot = corr & ((1ull << w->slot_bits) - 1);
-    if (slot >= (uint64_t) w->L->cfg->window || w->slots[slot].corr != corr || !corr)
-        return NULL;
-    return &w->slots[slot];
-}
-
-static void release(worker_t *w, slot_t *sl)
-{
-    sl->corr = 0;
-    w->free_slots[w->nfree++] = (uint32_t) (sl - w->slots);
 }
 
 /*  Take one message from the target.  Returns 1 when it ended an outstanding request. */
@@ -136,59 +122,54 @@ static int client_take(worker_t *w, frames_t *m)
     xsp_hdr_t h;
     char why[128];
     if (m->n < 1 || m->n > 2 || m->truncated) {
-        fault(w, "received a message of %d frames", m->n);
+        worker_fault(w, "received a message of %d frames", m->n);
         return 0;
     }
     if (xsp_hdr_decode(zmq_msg_data(&m->f[0]), zmq_msg_size(&m->f[0]), &h, why, sizeof why)) {
-        fault(w, "undecodable header: %s", why);
+        worker_fault(w, "undecodable header: %s", why);
         return 0;
     }
     if (h.cmd == XSP_CMD_HEARTBEAT)
         return 0;
     if (h.cmd == XSP_CMD_ERROR) {
-        fault(w, "ERROR %.*s (ref_cmd %llu, ref %llu): %.*s", (int) h.code.len, h.code.ptr,
-              (unsigned long long) h.ref_cmd, (unsigned long long) h.corr,
-              (int) h.message.len, h.message.ptr);
-        slot_t *sl = h.ref_cmd == XSP_CMD_REQUEST ? outstanding(w, h.corr) : NULL;
+        worker_fault(w, "ERROR %.*s (ref_cmd %llu, ref %llu): %.*s", (int) h.code.len, h.code.ptr,
+                     (unsigned long long) h.ref_cmd, (unsigned long long) h.corr,
+                     (int) h.message.len, h.message.ptr);
+        slot_t *sl = h.ref_cmd == XSP_CMD_REQUEST ? slot_outstanding(w, h.corr) : NULL;
         if (!sl)
             return 0;
-        release(w, sl);
+        slot_release(w, sl);
         return 1;
     }
     if (h.cmd != XSP_CMD_RESULT) {
-        fault(w, "received %s, expected RESULT", xsp_cmd_name(h.cmd));
+        worker_fault(w, "received %s, expected RESULT", xsp_cmd_name(h.cmd));
         return 0;
     }
-    slot_t *sl = outstanding(w, h.corr);
+    slot_t *sl = slot_outstanding(w, h.corr);
     if (!sl) {
-        fault(w, "RESULT for corr %llu, which is not outstanding", (unsigned long long) h.corr);
+        worker_fault(w, "RESULT for corr %llu, which is not outstanding", (unsigned long long) h.corr);
         return 0;
     }
     uint64_t corr = sl->corr, sent = sl->sent_ns;
-    release(w, sl);
+    slot_release(w, sl);
     if (h.status != XSP_STATUS_OK) {
-        fault(w, "RESULT corr %llu with status %llu", (unsigned long long) corr,
-              (unsigned long long) h.status);
+        worker_fault(w, "RESULT corr %llu with status %llu", (unsigned long long) corr,
+                     (unsigned long long) h.status);
         return 1;
     }
+    /* the request's payload echoed, or the reply template with the request's corr */
     size_t len = m->n == 2 ? zmq_msg_size(&m->f[1]) : 0;
     const uint8_t *d = m->n == 2 ? zmq_msg_data(&m->f[1]) : NULL;
+    size_t want = cfg->reply_template ? cfg->reply_payload : cfg->payload;
+    const uint8_t *pat = cfg->reply_template ? cfg->reply_template : w->pattern;
     size_t k = cfg->payload < 8 ? cfg->payload : 8;
-    if (len != cfg->payload || (k && memcmp(d, &corr, k))
-        || (len > k && memcmp(d + k, w->pattern + k, len - k))) {
-        fault(w, "RESULT corr %llu: payload of %zu bytes is not the request's %zu bytes",
-              (unsigned long long) corr, len, cfg->payload);
+    k = want < k ? want : k;
+    if (len != want || (k && memcmp(d, &corr, k)) || (len > k && memcmp(d + k, pat + k, len - k))) {
+        worker_fault(w, "RESULT corr %llu: payload of %zu bytes is not the expected %zu bytes",
+                     (unsigned long long) corr, len, want);
         return 1;
     }
-    atomic_store_explicit(&w->done, atomic_load_explicit(&w->done, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-    if (w->samples && atomic_load_explicit(&w->L->recording, memory_order_relaxed)) {
-        size_t n = atomic_load_explicit(&w->nsamples, memory_order_relaxed);
-        if (n < cfg->samples) {
-            w->samples[n] = t - sent;
-            atomic_store_explicit(&w->nsamples, n + 1, memory_order_release);
-        }
-    }
+    client_count(w, sent, t);
     return 1;
 }
 
@@ -227,7 +208,7 @@ static void *client_main(void *arg)
             if (!drain_deadline)
                 drain_deadline = now + 3000000000u;
             else if (now > drain_deadline) {
-                fault(w, "%u requests never answered", left);
+                worker_fault(w, "%u requests never answered", left);
                 w->errors += left - 1;
                 break;
             }
@@ -235,7 +216,7 @@ static void *client_main(void *arg)
         frames_t m;
         if (frames_recv(p.sock, &m, 0) < 0) {
             if (errno != EAGAIN && errno != EINTR) {
-                fault(w, "recv: %s", zmq_strerror(errno));
+                worker_fault(w, "recv: %s", zmq_strerror(errno));
                 break;
             }
             peer_tick(&p);
@@ -287,16 +268,16 @@ static void *server_main(void *arg)
         frames_t m;
         if (frames_recv(p.sock, &m, 0) < 0) {
             if (errno != EAGAIN && errno != EINTR) {
-                fault(w, "recv: %s", zmq_strerror(errno));
+                worker_fault(w, "recv: %s", zmq_strerror(errno));
                 break;
             }
             peer_tick(&p);
             continue;
         }
         do {
-            int r = server_answer(&p, &m, err, sizeof err);
+            int r = server_answer(&p, &m, cfg->reply_template, cfg->reply_payload, err, sizeof err);
             if (r < 0)
-                fault(w, "%s", err);
+                worker_fault(w, "%s", err);
             answered += r > 0;
             frames_close(&m);
         } while (frames_recv(p.sock, &m, ZMQ_DONTWAIT) >= 0);
@@ -418,9 +399,10 @@ void run_load(void *zctx, const load_cfg_t *cfg, load_result_t *out, char *err, 
     }
 
     bool ok = false;
-    if (start_workers(&L, L.servers, S, server_main, err, errlen)
+    bool sdk = cfg->proto == PROTO_SDK;
+    if (start_workers(&L, L.servers, S, sdk ? sdk_server_main : server_main, err, errlen)
         || await_ready(L.servers, S, "server", err, errlen)
-        || start_workers(&L, L.clients, C, client_main, err, errlen)
+        || start_workers(&L, L.clients, C, sdk ? sdk_client_main : client_main, err, errlen)
         || await_ready(L.clients, C, "client", err, errlen))
         goto stop;
 

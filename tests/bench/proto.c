@@ -8,7 +8,8 @@
 
     Cost matters here: these functions run once per message on the core that clients and
     servers share, so they allocate nothing and copy only headers (payload frames are
-    forwarded as received, zero copy).
+    forwarded as received, zero copy) — except a server given a reply template
+    (raw_same_payload), which builds each reply frame like any real server must.
 */
 #include "bench.h"
 
@@ -221,7 +222,7 @@ size_t request_header(uint8_t *buf, size_t cap, uint64_t corr, const char *queue
     return xsp_hdr_encode(&h, buf, cap);
 }
 
-int server_answer(peer_t *p, frames_t *m, char *err, size_t errlen)
+int server_answer(peer_t *p, frames_t *m, const uint8_t *tmpl, size_t tlen, char *err, size_t errlen)
 {
     xsp_hdr_t h;
     char why[128];
@@ -258,6 +259,24 @@ int server_answer(peer_t *p, frames_t *m, char *err, size_t errlen)
             goto send_failed;
     }
     bool has_payload = m->n == hi + 2;
+    if (tmpl) {
+        /* a reply of its own size: the template, led by the request's corr bytes */
+        zmq_msg_t r;
+        zmq_msg_init_size(&r, tlen);
+        if (tlen) {
+            uint8_t *d = zmq_msg_data(&r);
+            memcpy(d, tmpl, tlen);
+            size_t k = has_payload ? zmq_msg_size(&m->f[hi + 1]) : 0;
+            k = k < 8 ? k : 8;
+            if (k)
+                memcpy(d, zmq_msg_data(&m->f[hi + 1]), k < tlen ? k : tlen);
+        }
+        if (send_hdr(p->sock, &a, ZMQ_SNDMORE) || zmq_msg_send(&r, p->sock, 0) < 0) {
+            zmq_msg_close(&r);
+            goto send_failed;
+        }
+        return 1;
+    }
     if (send_hdr(p->sock, &a, has_payload ? ZMQ_SNDMORE : 0))
         goto send_failed;
     if (has_payload && zmq_msg_send(&m->f[hi + 1], p->sock, 0) < 0)

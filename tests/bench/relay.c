@@ -146,7 +146,7 @@ int echo_main(const char *endpoint)
             fprintf(stderr, "xsp-bench echo: recv: %s\n", zmq_strerror(errno));
             break;
         }
-        if (server_answer(&p, &m, err, sizeof err) < 0 && ++bad <= 3)
+        if (server_answer(&p, &m, NULL, 0, err, sizeof err) < 0 && ++bad <= 3)
             fprintf(stderr, "xsp-bench echo: %s\n", err);
         frames_close(&m);
     }

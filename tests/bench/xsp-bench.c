@@ -13,7 +13,11 @@
       relay_rtt         the same through the bare relay                          (--only relay)
       switch_pipelined  C clients, S servers, window W each, through the switch
       relay_pipelined   the same through the bare relay                          (the ceiling)
-    Ratios (rtt_ratio, vs_bare_relay) compare figures of the same run, because the machine
+      raw_same_payload  switch_pipelined with the payload sizes of the SDK phase's
+                        Datapath.attach request and reply                        (--only sdk)
+      sdk_pipelined     the same load through libxsp: generated async stub on
+                        the clients, generated dispatcher on the servers (sdk.c)  (--only sdk)
+    Ratios (rtt_ratio, vs_bare_relay, sdk_overhead) compare figures of the same run, because the machine
     this runs on is shared and noisy: absolute numbers drift, ratios much less.  For the same
     reason the phases run in R interleaved rounds (default 3) and rates are medians over
     rounds.  On 2+ CPUs the target is pinned to CPU 1 and this process to CPU 0 (--no-pin).
@@ -34,7 +38,7 @@
 
 /* ------------------------------------------------------------------ options */
 
-enum { SEL_RTT = 1, SEL_PIPELINED = 2, SEL_RELAY = 4, SEL_ALL = 7 };
+enum { SEL_RTT = 1, SEL_PIPELINED = 2, SEL_RELAY = 4, SEL_SDK = 8, SEL_ALL = 15 };
 
 #define MAX_SWITCH_ARGS 32
 
@@ -46,6 +50,9 @@ typedef struct {
     bool json, keep;
     bool pin;                   /* targets on CPU 1, this process on CPU 0 */
     unsigned only;
+    bool only_given;            /* --only was given (--sdk then adds to it) */
+    bool sdk;                   /* --sdk */
+    size_t sdk_request, sdk_reply;  /* encoded Datapath.attach payload sizes (sdk.c) */
     size_t rtt_count;
     uint64_t timeout_ms;
     int rounds;
@@ -153,14 +160,14 @@ static int start_switch(const target_t *t, child_t *c, char *endpoint, size_t le
 }
 
 /*  What a phase can talk to.  A later mode is one more row (and, for a new way of
-    talking, one more proto_t in proto.c):
-      { "sdk",     "xsp-switch, peers through libxsp's typed client", PROTO_SDK, false, start_switch },
+    talking, one more proto_t and its peers, as PROTO_SDK has in sdk.c):
       { "durable", "xsp-switch with durable queues",                  PROTO_XSP, false, start_durable },
     plus the phases that use it below. */
 static const target_t targets[] = {
     { "direct", "direct DEALER<->ROUTER echo (own process)", PROTO_ROUTED, true, start_self },
     { "relay", "bare ROUTER relay, no queues/credit/bookkeeping (own process)", PROTO_ROUTED, false, start_self },
     { "switch", "xsp-switch (own process), raw libzmq peers", PROTO_XSP, false, start_switch },
+    { "sdk", "xsp-switch (own process), peers through libxsp's typed storage API", PROTO_SDK, false, start_switch },
 };
 
 static const target_t *target_named(const char *name)
@@ -178,14 +185,18 @@ typedef struct {
     const char *target;
     bool rtt;                   /* serial: 1 client, 1 server, window 1, round trips recorded */
     unsigned sel;               /* the --only word that selects it */
+    bool sdk_sizes;             /* payloads of the SDK's Datapath.attach request and reply
+                                   instead of --payload */
 } phase_t;
 
 static const phase_t phases[] = {
-    { "direct_rtt", "direct", true, SEL_RTT },
-    { "switch_rtt", "switch", true, SEL_RTT },
-    { "relay_rtt", "relay", true, SEL_RELAY },
-    { "switch_pipelined", "switch", false, SEL_PIPELINED },
-    { "relay_pipelined", "relay", false, SEL_RELAY },
+    { "direct_rtt", "direct", true, SEL_RTT, false },
+    { "switch_rtt", "switch", true, SEL_RTT, false },
+    { "relay_rtt", "relay", true, SEL_RELAY, false },
+    { "switch_pipelined", "switch", false, SEL_PIPELINED, false },
+    { "relay_pipelined", "relay", false, SEL_RELAY, false },
+    { "raw_same_payload", "switch", false, SEL_SDK, true },
+    { "sdk_pipelined", "sdk", false, SEL_SDK, true },
 };
 #define NPHASES (sizeof phases / sizeof phases[0])
 #define MAX_ROUNDS 32
@@ -214,6 +225,14 @@ static int run_phase(void *zctx, const phase_t *ph, load_result_t *res, char *er
     memset(res, 0, sizeof *res);
     if (t->start(t, &child, endpoint, sizeof endpoint, err, errlen))
         return -2;
+    /* raw_same_payload's servers answer a fixed reply of the SDK reply's size (the first 8
+       bytes replaced by the request's corr): a pattern unlike the clients' */
+    static uint8_t *reply_template;
+    if (ph->sdk_sizes && t->proto != PROTO_SDK && !reply_template) {
+        reply_template = malloc(o.sdk_reply + 1);
+        for (size_t k = 0; k < o.sdk_reply; k++)
+            reply_template[k] = (uint8_t) (k * 13u + 5u);
+    }
     load_cfg_t cfg = {
         .endpoint = endpoint,
         .proto = t->proto,
@@ -221,7 +240,9 @@ static int run_phase(void *zctx, const phase_t *ph, load_result_t *res, char *er
         .clients = ph->rtt ? 1 : o.clients,
         .servers = t->serves_itself ? 0 : ph->rtt ? 1 : o.servers,
         .window = ph->rtt ? 1 : o.window,
-        .payload = o.payload,
+        .payload = ph->sdk_sizes ? o.sdk_request : o.payload,
+        .reply_template = ph->sdk_sizes && t->proto != PROTO_SDK ? reply_template : NULL,
+        .reply_payload = ph->sdk_sizes ? o.sdk_reply : o.payload,
         .timeout_ms = o.timeout_ms,
         .warmup_s = o.warmup,
         .seconds = (ph->rtt ? 2 * o.seconds : o.seconds) / o.rounds,
@@ -322,6 +343,15 @@ static double cpu_per_rpc_us(const phase_result_t *pr)
     return pr->med.target_cpu * 1e6 / pr->med.rpc_per_s;
 }
 
+/*  Microseconds of this process's CPU (clients, servers, their libzmq threads) per RPC in a
+    pipelined phase, or -1. */
+static double bench_cpu_per_rpc_us(const phase_result_t *pr)
+{
+    if (!pr || pr->med.bench_cpu < 0 || pr->med.rpc_per_s <= 0)
+        return -1;
+    return pr->med.bench_cpu * 1e6 / pr->med.rpc_per_s;
+}
+
 static const phase_result_t *got(const char *name)
 {
     for (size_t i = 0; i < NPHASES; i++)
@@ -355,8 +385,9 @@ static void json_string(const char *s)
 }
 
 typedef struct {
-    const phase_result_t *drtt, *srtt, *rrtt, *spipe, *rpipe;
+    const phase_result_t *drtt, *srtt, *rrtt, *spipe, *rpipe, *rsame, *sdk;
     double rtt_ratio, vs_bare;
+    double sdk_overhead;        /* 1 - sdk / raw_same_payload rpc/s */
     uint64_t errors;
     int failures;
 } summary_t;
@@ -395,6 +426,19 @@ static void report_json(const summary_t *s, double total_s)
     jnum("switch_cpu_us_per_rpc", sc > 0, sc, 2, true);
     jnum("bare_relay_cpu_us_per_rpc", rc > 0, rc, 2, true);
     jnum("cpu_vs_bare_relay", sc > 0 && rc > 0, rc / sc, 3, true);
+    if (s->sdk || s->rsame) {
+        printf("  \"sdk_request_bytes\": %zu,\n  \"sdk_reply_bytes\": %zu,\n", o.sdk_request, o.sdk_reply);
+        jnum("sdk_rpc_per_s", s->sdk, s->sdk ? s->sdk->med.rpc_per_s : 0, 0, true);
+        jnum("raw_same_payload_rpc_per_s", s->rsame, s->rsame ? s->rsame->med.rpc_per_s : 0, 0, true);
+        jnum("sdk_overhead", s->sdk && s->rsame, s->sdk_overhead, 3, true);
+        double sb = bench_cpu_per_rpc_us(s->sdk), rb = bench_cpu_per_rpc_us(s->rsame);
+        jnum("sdk_bench_cpu_us_per_rpc", sb > 0, sb, 2, true);
+        jnum("raw_same_payload_bench_cpu_us_per_rpc", rb > 0, rb, 2, true);
+        jnum("sdk_bench_cpu_overhead_us_per_rpc", sb > 0 && rb > 0, sb - rb, 2, true);
+        double ss = cpu_per_rpc_us(s->sdk), rs = cpu_per_rpc_us(s->rsame);
+        jnum("sdk_switch_cpu_us_per_rpc", ss > 0, ss, 2, true);
+        jnum("raw_same_payload_switch_cpu_us_per_rpc", rs > 0, rs, 2, true);
+    }
     printf("  \"errors\": %llu,\n  \"failed_phases\": %d,\n", (unsigned long long) s->errors, s->failures);
     printf("  \"phases\": {");
     bool first = true;
@@ -418,7 +462,10 @@ static void report_json(const summary_t *s, double total_s)
         if (cpu)
             printf("\"target_cpu\": %.2f, \"bench_cpu\": %.2f, ", pr->med.target_cpu, pr->med.bench_cpu);
         if (cpu && !phases[i].rtt)
-            printf("\"target_cpu_us_per_rpc\": %.2f, ", cpu_per_rpc_us(pr));
+            printf("\"target_cpu_us_per_rpc\": %.2f, \"bench_cpu_us_per_rpc\": %.2f, ",
+                   cpu_per_rpc_us(pr), bench_cpu_per_rpc_us(pr));
+        if (phases[i].sdk_sizes)
+            printf("\"request_bytes\": %zu, \"reply_bytes\": %zu, ", o.sdk_request, o.sdk_reply);
         printf("\"errors\": %llu", (unsigned long long) pr->errors);
         if (pr->failure[0]) {
             printf(", \"failure\": ");
@@ -432,7 +479,7 @@ static void report_json(const summary_t *s, double total_s)
 
 static void row(const char *name, const char *value, const char *note)
 {
-    printf("  %-22s %14s   %s\n", name, value, note);
+    printf("  %-26s %14s   %s\n", name, value, note);
 }
 
 static void report_table(const summary_t *s, double total_s)
@@ -494,6 +541,25 @@ static void report_table(const summary_t *s, double total_s)
             row("cpu us per rpc", v, "switch / bare relay process, in the pipelined phases");
         }
     }
+    if (s->sdk) {
+        snprintf(v, sizeof v, "%.0f", s->sdk->med.rpc_per_s);
+        snprintf(note, sizeof note, "Datapath.attach through libxsp (request %zu B, reply %zu B)",
+                 o.sdk_request, o.sdk_reply);
+        row("sdk_rpc_per_s", v, note);
+    }
+    if (s->rsame) {
+        snprintf(v, sizeof v, "%.0f", s->rsame->med.rpc_per_s);
+        row("raw_same_payload_rpc_per_s", v, "raw peers, the same payload sizes");
+    }
+    if (s->sdk && s->rsame) {
+        snprintf(v, sizeof v, "%.3f", s->sdk_overhead);
+        row("sdk_overhead", v, "1 - sdk / raw_same_payload, target < 0.10");
+        double sb = bench_cpu_per_rpc_us(s->sdk), rb = bench_cpu_per_rpc_us(s->rsame);
+        if (sb > 0 && rb > 0) {
+            snprintf(v, sizeof v, "%.2f / %.2f", sb, rb);
+            row("bench cpu us per rpc", v, "xsp-bench process (peers): sdk / raw_same_payload");
+        }
+    }
     snprintf(v, sizeof v, "%llu", (unsigned long long) s->errors);
     snprintf(note, sizeof note, "%s", s->errors ? "FAILED: replies missing or wrong" : "every reply verified");
     row("errors", v, note);
@@ -510,7 +576,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
         "usage: xsp-bench [options]\n"
-        "  Measures build/bin/xsp-switch against a direct echo and a bare relay, all in one run.\n"
+        "  Measures build/bin/xsp-switch against a direct echo and a bare relay, and libxsp's\n"
+        "  typed API against raw peers of the same payload sizes, all in one run.\n"
         "  --clients C        pipelined client threads (default %d)\n"
         "  --servers S        pipelined server threads (default %d)\n"
         "  --window W         requests outstanding per client (default %d)\n"
@@ -524,7 +591,9 @@ static void usage(FILE *f)
         "  --warmup T         seconds of load before each measurement (default min(0.3, T/R/3))\n"
         "  --transport ipc|tcp  (default %s)\n"
         "  --only LIST        comma list of rtt (direct+switch rtt), pipelined (switch),\n"
-        "                     relay (bare relay rtt+pipelined), all (default)\n"
+        "                     relay (bare relay rtt+pipelined), sdk (raw_same_payload +\n"
+        "                     sdk_pipelined), all (default: every phase)\n"
+        "  --sdk              the SDK mode: add sdk to --only (alone: --only sdk)\n"
         "  --timeout-ms N     timeout_ms in every REQUEST (default 0 = none)\n"
         "  --json             print one JSON object instead of a table\n"
         "  --switch PATH      the switch binary (default: xsp-switch next to xsp-bench)\n"
@@ -534,7 +603,7 @@ static void usage(FILE *f)
         "  --pin, --no-pin    pin the target process to CPU 1 and this one (clients, servers)\n"
         "                     to CPU 0 (default: pin when there are 2 or more CPUs)\n"
         "  --keep             keep the run dir (child logs) in /tmp\n"
-        "  --sdk, --durable   later modes (not implemented yet; see targets[] in xsp-bench.c)\n",
+        "  --durable          a later mode (not implemented yet; see targets[] in xsp-bench.c)\n",
         o.clients, o.servers, o.window, o.payload, o.seconds, o.rtt_count, o.rounds, o.transport);
 }
 
@@ -561,10 +630,12 @@ static unsigned parse_only(const char *list)
             sel |= SEL_PIPELINED;
         else if (!strcmp(w, "relay"))
             sel |= SEL_RELAY;
+        else if (!strcmp(w, "sdk"))
+            sel |= SEL_SDK;
         else if (!strcmp(w, "all"))
             sel |= SEL_ALL;
         else {
-            fprintf(stderr, "xsp-bench: --only takes rtt, pipelined, relay, all\n");
+            fprintf(stderr, "xsp-bench: --only takes rtt, pipelined, relay, sdk, all\n");
             exit(2);
         }
     }
@@ -589,7 +660,9 @@ static void parse_args(int argc, char **argv)
             o.pin = true;
         else if (!strcmp(a, "--no-pin"))
             o.pin = false;
-        else if (!strcmp(a, "--sdk") || !strcmp(a, "--durable")) {
+        else if (!strcmp(a, "--sdk"))
+            o.sdk = true;
+        else if (!strcmp(a, "--durable")) {
             fprintf(stderr, "xsp-bench: %s is not implemented yet (add a row to targets[] and its "
                     "phases in tests/bench/xsp-bench.c)\n", a);
             exit(2);
@@ -623,6 +696,7 @@ static void parse_args(int argc, char **argv)
                 exit(2);
             }
             o.only = parse_only(v);
+            o.only_given = true;
         } else if (OPT("--switch")) {
             if (!v || !realpath(v, o.switch_path)) {
                 fprintf(stderr, "xsp-bench: --switch: %s: %s\n", v ? v : "(missing)", strerror(errno));
@@ -643,6 +717,8 @@ static void parse_args(int argc, char **argv)
         }
 #undef OPT
     }
+    if (o.sdk)
+        o.only = o.only_given ? o.only | SEL_SDK : SEL_SDK;
     if (o.warmup < 0)
         o.warmup = o.seconds / o.rounds / 3 < 0.3 ? o.seconds / o.rounds / 3 : 0.3;
 }
@@ -666,6 +742,13 @@ int main(int argc, char **argv)
     if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
         o.pin = false;
     parse_args(argc, argv);
+    if (o.only & SEL_SDK) {
+        char why[256];
+        if (sdk_payload_sizes(&o.sdk_request, &o.sdk_reply, why, sizeof why)) {
+            fprintf(stderr, "xsp-bench: %s\n", why);
+            return 2;
+        }
+    }
 
     snprintf(o.run_dir, sizeof o.run_dir, "/tmp/xsp-bench.XXXXXX");
     if (!mkdtemp(o.run_dir)) {
@@ -728,6 +811,10 @@ int main(int argc, char **argv)
     s.rrtt = got("relay_rtt");
     s.spipe = got("switch_pipelined");
     s.rpipe = got("relay_pipelined");
+    s.rsame = got("raw_same_payload");
+    s.sdk = got("sdk_pipelined");
+    if (s.sdk && s.rsame)
+        s.sdk_overhead = 1 - s.sdk->med.rpc_per_s / s.rsame->med.rpc_per_s;
     if (s.drtt && s.srtt)
         s.rtt_ratio = s.srtt->med.p50_us / s.drtt->med.p50_us;
     if (s.spipe && s.rpipe)
