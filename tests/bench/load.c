@@ -165,7 +165,7 @@ static int client_take(worker_t *w, frames_t *m)
     size_t k = cfg->payload < 8 ? cfg->payload : 8;
     k = want < k ? want : k;
     if (len != want || (k && memcmp(d, &corr, k)) || (len > k && memcmp(d + k, pat + k, len - k))) {
-        worker_fault(w, "RESULT corr %llu: payload of %zu bytes is not the expected %zu bytes",
+        worker_fault(w, "RESULT corr %llu: a payload of %zu bytes unlike the expected one (%zu bytes)",
                      (unsigned long long) corr, len, want);
         return 1;
     }

@@ -49,7 +49,8 @@ typedef struct {
     const char *transport;      /* "ipc" or "tcp" */
     bool json, keep;
     bool pin;                   /* targets on CPU 1, this process on CPU 0 */
-    unsigned only;
+    unsigned only;              /* SEL_* groups */
+    unsigned only_phases;       /* single phases named in --only: bit i = phases[i] */
     bool only_given;            /* --only was given (--sdk then adds to it) */
     bool sdk;                   /* --sdk */
     size_t sdk_request, sdk_reply;  /* encoded Datapath.attach payload sizes (sdk.c) */
@@ -592,7 +593,8 @@ static void usage(FILE *f)
         "  --transport ipc|tcp  (default %s)\n"
         "  --only LIST        comma list of rtt (direct+switch rtt), pipelined (switch),\n"
         "                     relay (bare relay rtt+pipelined), sdk (raw_same_payload +\n"
-        "                     sdk_pipelined), all (default: every phase)\n"
+        "                     sdk_pipelined), all (default: every phase), or phase\n"
+        "                     names (e.g. sdk_pipelined, for a profile of one phase)\n"
         "  --sdk              the SDK mode: add sdk to --only (alone: --only sdk)\n"
         "  --timeout-ms N     timeout_ms in every REQUEST (default 0 = none)\n"
         "  --json             print one JSON object instead of a table\n"
@@ -619,12 +621,18 @@ static double num_arg(const char *opt, const char *v, double lo, double hi)
     return x;
 }
 
-static unsigned parse_only(const char *list)
+static unsigned parse_only(const char *list, unsigned *single)
 {
     unsigned sel = 0;
+    *single = 0;
     char *copy = strdup(list);
     for (char *w = strtok(copy, ","); w; w = strtok(NULL, ",")) {
-        if (!strcmp(w, "rtt"))
+        size_t k = 0;
+        while (k < NPHASES && strcmp(w, phases[k].name))
+            k++;
+        if (k < NPHASES)
+            *single |= 1u << k;
+        else if (!strcmp(w, "rtt"))
             sel |= SEL_RTT;
         else if (!strcmp(w, "pipelined"))
             sel |= SEL_PIPELINED;
@@ -635,12 +643,17 @@ static unsigned parse_only(const char *list)
         else if (!strcmp(w, "all"))
             sel |= SEL_ALL;
         else {
-            fprintf(stderr, "xsp-bench: --only takes rtt, pipelined, relay, sdk, all\n");
+            fprintf(stderr, "xsp-bench: --only takes rtt, pipelined, relay, sdk, all or phase names\n");
             exit(2);
         }
     }
     free(copy);
     return sel;
+}
+
+static bool selected(size_t i)
+{
+    return (phases[i].sel & o.only) || (o.only_phases >> i & 1);
 }
 
 static void parse_args(int argc, char **argv)
@@ -695,7 +708,7 @@ static void parse_args(int argc, char **argv)
                 fprintf(stderr, "xsp-bench: --only needs a list\n");
                 exit(2);
             }
-            o.only = parse_only(v);
+            o.only = parse_only(v, &o.only_phases);
             o.only_given = true;
         } else if (OPT("--switch")) {
             if (!v || !realpath(v, o.switch_path)) {
@@ -742,7 +755,10 @@ int main(int argc, char **argv)
     if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
         o.pin = false;
     parse_args(argc, argv);
-    if (o.only & SEL_SDK) {
+    bool need_sizes = false;
+    for (size_t i = 0; i < NPHASES; i++)
+        need_sizes |= selected(i) && phases[i].sdk_sizes;
+    if (need_sizes) {
         char why[256];
         if (sdk_payload_sizes(&o.sdk_request, &o.sdk_reply, why, sizeof why)) {
             fprintf(stderr, "xsp-bench: %s\n", why);
@@ -769,7 +785,7 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < NPHASES; i++) {
             const phase_t *ph = &phases[i];
             phase_result_t *pr = &results[i];
-            if (!(ph->sel & o.only))
+            if (!selected(i))
                 continue;
             pr->ran = true;
             bool skip = false;
