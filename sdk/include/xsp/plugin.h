@@ -81,6 +81,10 @@ typedef struct xsp_plugin_option {
     const char *help;       /* one line for --help */
 } xsp_plugin_option_t;
 
+/*  xsp_plugin_def_t.kinds bits. */
+#define XSP_PLUGIN_SERVES_VOLUME   1u   /* SR and Volume (the control path) */
+#define XSP_PLUGIN_SERVES_DATAPATH 2u   /* Datapath (the data path) */
+
 typedef struct xsp_plugin_def {
     /*  Required: short name, e.g. "file": the default queue org.xen.xsp.storage.file, the
         peer name xsp-plugin-file, the log identity xsp-plugin-file. */
@@ -92,6 +96,17 @@ typedef struct xsp_plugin_def {
     void *ctx;                  /* passed to every handler and hook */
     unsigned workers;           /* default for --workers */
     unsigned credit;            /* default for --credit (0 = workers, or 64 without) */
+
+    /*  Registration with the registrar (docs/registrar.md).  schemes: the URI schemes
+        served, NULL-terminated (e.g. {"file", NULL}); NULL = the plugin does not register
+        (unless --scheme is given).  kinds: XSP_PLUGIN_SERVES_VOLUME | _DATAPATH (0 = both).
+        backend_domain: the default for --backend-domain: "own" (NULL: the domain the
+        plugin runs in), a domid in decimal (a fixed backend domain), or "on-demand"
+        (decided by each Datapath.attach).  features: NULL-terminated, may be NULL. */
+    const char *const *schemes;
+    unsigned kinds;
+    const char *backend_domain;
+    const char *const *features;
 
     /*  Extra options, terminated by an entry with name NULL (or NULL for none).  For each
         one given, option(ctx, name, value) runs (value NULL for a flag) during parsing;
