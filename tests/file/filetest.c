@@ -184,6 +184,17 @@ int ft_loops_for(const char *path)
     return n;
 }
 
+int ft_loops_settle(const char *path, int want)
+{
+    int n = ft_loops_for(path);
+    for (int i = 0; i < 500 && n != want; i++) {
+        struct timespec ts = { 0, 10000000 };
+        nanosleep(&ts, NULL);
+        n = ft_loops_for(path);
+    }
+    return n;
+}
+
 bool ft_loop_bound_to(const char *dev, const char *path)
 {
     char p[512], b[4096];

@@ -53,6 +53,9 @@ void ft_volume(const char *sr, uint64_t size, char *key, size_t kcap, char *uri,
 
 /*  Loop devices bound to path (or "path (deleted)"), from /sys/block/loop* /loop/backing_file. */
 int ft_loops_for(const char *path);
+/*  ft_loops_for(path), polled for up to 5 s until it is `want` (the kernel unbinds an
+    autoclear device asynchronously after its last close). */
+int ft_loops_settle(const char *path, int want);
 /*  Is /dev/loopN (path) bound to file `path`? */
 bool ft_loop_bound_to(const char *dev, const char *path);
 
