@@ -66,6 +66,8 @@ void ft_plugin_start(ft_plugin_t *p)
     argv[n++] = p->state_dir;
     argv[n++] = "--log-level";
     argv[n++] = getenv("FT_PLUGIN_LOG") ? getenv("FT_PLUGIN_LOG") : "warn";
+    for (int i = 0; i < 7 && p->extra[i]; i++)
+        argv[n++] = p->extra[i];
     argv[n] = NULL;
     fflush(NULL);
     pid_t parent = getpid();

@@ -30,6 +30,7 @@ typedef struct {
     pid_t pid;
     const xsp_test_switch_t *sw;
     char state_dir[512];
+    const char *extra[8];       /* more arguments for the next start, NULL-terminated */
 } ft_plugin_t;
 
 /*  The client and call options every helper uses (set by ft_setup). */

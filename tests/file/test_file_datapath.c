@@ -12,7 +12,8 @@
       /sys/block/loop* /loop/backing_file); a crash with no consumer leaks no device;
     - a non-persistent open drops every write at close; a persistent one keeps them;
     - a snapshot (read-only volume) is attached read-only;
-    - resize of an attached volume grows its loop device.
+    - resize of an attached volume grows its loop device;
+    - the backend domain is the plugin's own (--domain N: N, for driver domains).
     /dev/loop-control missing is a FAILURE with a clear message, not a skip.
 */
 #define _GNU_SOURCE
@@ -34,11 +35,13 @@ static char tmp[512], srdir[600], sr[1024];
 static xsp_error_t err;
 
 /*  Attach and return the block device path (checked to be bound to path). */
+static unsigned own_domid;     /* the --domain the plugin runs in */
+
 static void attach(const char *uri, const char *path, const char *domain, char *dev, size_t cap)
 {
     xsp_backend_t b;
     CHECK_EQ(xsp_datapath_attach(ft_client, FT_QUEUE, &ft_opts, "t", uri, domain, &b, &err), XSP_OK);
-    CHECK_EQ(b.domain.domid, 0);
+    CHECK_EQ(b.domain.domid, own_domid);
     CHECK_EQ(b.domain.source, XSP_BACKEND_DOMAIN_SOURCE_PLUGIN_DOMAIN);
     CHECK_EQ(b.implementations.len, 3);
     CHECK_EQ(b.implementations.val[0].kind, XSP_IMPLEMENTATION_BLOCK_DEVICE);
@@ -196,6 +199,16 @@ int main(void)
     CHECK_EQ(xsp_datapath_detach(ft_client, FT_QUEUE, &ft_opts, "t", s.uri.val[0], "5", &err), XSP_OK);
     CHECK_EQ(ft_loops_for(spath), 0);
     xsp_volume_dispose(&s);
+
+    /* ---- a plugin running in another domain (a driver domain) serves backends there */
+    CHECK_EQ(ft_plugin_stop(&p), 0);
+    p.extra[0] = "--domain";
+    p.extra[1] = "3";
+    ft_plugin_start(&p);
+    own_domid = 3;
+    attach(uri, path, "5", dev, sizeof dev);
+    CHECK_EQ(xsp_datapath_detach(ft_client, FT_QUEUE, &ft_opts, "t", uri, "5", &err), XSP_OK);
+    CHECK_EQ(ft_loops_for(path), 0);
 
     /* ---- idle again: the volume can go; no state is left */
     CHECK_EQ(xsp_volume_destroy(ft_client, FT_QUEUE, &ft_opts, "t", sr, key, &err), XSP_OK);
