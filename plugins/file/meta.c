@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "path.h"
@@ -61,9 +62,15 @@ fail:;
 
 int fp_meta_read(int dirfd, const char *name, size_t max, char **buf, size_t *len)
 {
+    struct stat st;
     int fd = fp_openat(dirfd, name, O_RDONLY, 0);
     if (fd < 0)
         return -1;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        errno = EINVAL;
+        return -1;
+    }
     size_t cap = 4096, n = 0;
     char *b = malloc(cap + 1);
     while (b) {

@@ -103,7 +103,7 @@ bool fp_key_ok(const char *key)
 int fp_openat(int dirfd, const char *name, int flags, mode_t mode)
 {
     struct open_how how = {
-        .flags = (uint64_t) (flags | O_CLOEXEC | O_NOFOLLOW),
+        .flags = (uint64_t) (flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK),
         .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
         .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
     };
@@ -115,5 +115,5 @@ int fp_openat(int dirfd, const char *name, int flags, mode_t mode)
         errno = EXDEV;
         return -1;
     }
-    return openat(dirfd, name, flags | O_CLOEXEC | O_NOFOLLOW, mode);
+    return openat(dirfd, name, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, mode);
 }

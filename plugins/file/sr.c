@@ -306,7 +306,8 @@ int fp_sr_probe(void *ctx, xsp_storage_call_t *call, const xsp_sr_probe_args_t *
             s = tmp = sr_open(path, false, &e);
         struct stat st;
         xsp_probe_result_t *r = NULL;
-        if (s || (stat(path, &st) != 0 && errno == ENOENT)) {
+        bool place = stat(path, &st) != 0 ? errno == ENOENT : S_ISDIR(st.st_mode);
+        if (s || place) {
             r = xsp_probe_result_list_add(&l);  /* an SR, or a place to create one */
             rc = !r || xsp_string_map_set(&r->configuration, "uri", s ? s->key : u);
             if (r && rc == 0)
@@ -314,7 +315,7 @@ int fp_sr_probe(void *ctx, xsp_storage_call_t *call, const xsp_sr_probe_args_t *
             if (r && rc == 0 && s && stat_fill(s, &r->sr, &e) == 0)
                 r->has_sr = true;
             if (r && rc == 0 && !s)
-                rc = xsp_string_map_set(&r->extra_info, "note", "no SR here yet: SR.create makes the directory");
+                rc = xsp_string_map_set(&r->extra_info, "note", "no SR here yet: SR.create makes one");
         }
         if (tmp)
             sr_close(tmp);

@@ -47,6 +47,8 @@ static int open_error(fp_sr_t *sr, const char *key, const char *what, int err, f
         return fp_err(e, XSP_E_VOLUME_DOES_NOT_EXIST, "key", key, "no volume %s in SR %s", key, sr->key);
     if (err == ELOOP || err == EXDEV)
         return fp_bad(e, "key", "the %s of volume %s in SR %s is a symlink: refused", what, key, sr->key);
+    if (err == EINVAL)
+        return fp_bad(e, "key", "the %s of volume %s in SR %s is not a regular file: refused", what, key, sr->key);
     return fp_err(e, XSP_E_BACKEND_FAILURE, NULL, NULL, "cannot open the %s of volume %s in SR %s: %s",
                   what, key, sr->key, strerror(err));
 }

@@ -1,7 +1,7 @@
 /*  test_file_bad_input.c — hostile input to xsp-plugin-file: malformed SR keys and URIs,
     '..' and %-encoded tricks, volume keys that are paths, URIs outside every attached SR,
     symlinks planted in the SR (for a data file, a record, the .xsp directory, the SR
-    directory itself) pointing outside it, bad domains.  Each is refused with
+    directory itself) pointing outside it, FIFOs planted as files, bad domains.  Each is refused with
     invalid-argument and a sentence, and the files outside the SR are never touched
     (same bytes, same mtime, no loop device on them, nothing created next to them).
 */
@@ -84,6 +84,21 @@ int main(void)
     snprintf(u, sizeof u, "file://%s/../sr", srdir);
     BAD(xsp_volume_stat(ft_client, FT_QUEUE, &ft_opts, "t", u, key, &v, &err));
     CHECK_MSG(strstr(err.msg, ".."), "%s", err.msg);
+
+    /* SR.probe of a directory without an SR: a place to create one */
+    xsp_probe_result_list_t pr = { 0, NULL };
+    snprintf(u, sizeof u, "file://%s", outside);
+    CHECK_EQ(xsp_string_map_set(&conf, "uri", u), 0);
+    CHECK_EQ(xsp_sr_probe(ft_client, FT_QUEUE, &ft_opts, "t", &conf, &pr, &err), XSP_OK);
+    CHECK_EQ(pr.len, 1);
+    CHECK(!pr.val[0].has_sr);
+    xsp_probe_result_list_dispose(&pr);
+    xsp_string_map_dispose(&conf);
+    snprintf(u, sizeof u, "file://%s/../x", outside);
+    CHECK_EQ(xsp_string_map_set(&conf, "uri", u), 0);
+    BAD(xsp_sr_probe(ft_client, FT_QUEUE, &ft_opts, "t", &conf, &pr, &err));
+    xsp_string_map_dispose(&conf);
+    INTACT();
 
     /* SR.create: '..', a missing parent, a symlink leading out */
     snprintf(u, sizeof u, "file://%s/../outside/new", srdir);
@@ -187,6 +202,20 @@ int main(void)
     BAD(xsp_volume_stat(ft_client, FT_QUEUE, &ft_opts, "t", sr, key, &v, &err));
     BAD(xsp_volume_set(ft_client, FT_QUEUE, &ft_opts, "t", sr, key, "k", "v", &err));
     BAD(xsp_datapath_attach(ft_client, FT_QUEUE, &ft_opts, "t", uri, "5", &b, &err));
+    INTACT();
+
+    /* FIFOs planted as a record and as a data file: refused at once, nothing blocks */
+    ft_volume(sr, MiB, key, sizeof key, uri, sizeof uri);
+    snprintf(x, sizeof x, "%s/%s.img", srdir, key);
+    CHECK(unlink(x) == 0 && mkfifo(x, 0600) == 0);
+    BAD(xsp_volume_stat(ft_client, FT_QUEUE, &ft_opts, "t", sr, key, &v, &err));
+    CHECK_MSG(strstr(err.msg, "not a regular file"), "%s", err.msg);
+    BAD(xsp_datapath_open(ft_client, FT_QUEUE, &ft_opts, "t", uri, false, &err));
+    BAD(xsp_datapath_attach(ft_client, FT_QUEUE, &ft_opts, "t", uri, "5", &b, &err));
+    snprintf(x, sizeof x, "%s/.xsp/volumes/%s", srdir, key);
+    CHECK(unlink(x) == 0 && mkfifo(x, 0600) == 0);
+    BAD(xsp_volume_stat(ft_client, FT_QUEUE, &ft_opts, "t", sr, key, &v, &err));
+    CHECK_MSG(strstr(err.msg, "not a regular file"), "%s", err.msg);
     INTACT();
 
     /* the SR directory itself swapped for a symlink after attach: the held directory fd
