@@ -202,46 +202,62 @@ static void release_loops(fp_sr_t *sr, const char *key)
 
 /* ------------------------------------------------------------------ lifecycle hooks */
 
+void fp_dp_sr_attached(fp_sr_t *sr)
+{
+    int fd = fp_openat(sr->dp, ".", O_RDONLY | O_DIRECTORY, 0);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        dpstate_t s;
+        fp_err_t e;
+        xsp_volume_t v;
+        if (!fp_key_ok(de->d_name) || state_load(sr, de->d_name, &s) != 0)
+            continue;
+        if (s.attached.len > 0 && fp_volume_load(sr, de->d_name, &v, &e) == 0) {
+            hold_t *h = ensure_loop(sr, de->d_name, !v.read_write, &e);
+            xsp_log(h ? XSP_LOG_INFO : XSP_LOG_WARN, "SR %s: volume %s is attached: %s%s", sr->key,
+                    de->d_name, h ? "loop device " : "no loop device: ", h ? h->loop.path : e.msg);
+            xsp_volume_dispose(&v);
+        }
+        state_dispose(&s);
+    }
+    if (d)
+        closedir(d);
+    else if (fd >= 0)
+        close(fd);
+    /* loop devices on files of this SR that nothing has attached: left by a crash */
+    int nrs[64];
+    char (*files)[FP_PATH_MAX] = calloc(64, FP_PATH_MAX);
+    size_t n = files ? fp_loop_find_under(sr->dir, nrs, files, 64) : 0;
+    for (size_t i = 0; i < n; i++) {
+        bool held = false;
+        for (hold_t *h = holds; h; h = h->next)
+            held |= h->loop.nr == nrs[i];
+        if (!held && strstr(files[i], ".img")) {
+            xsp_log(XSP_LOG_INFO, "SR %s: /dev/loop%d (%s) is not attached by anyone: releasing it",
+                    sr->key, nrs[i], files[i]);
+            fp_loop_clear(nrs[i]);
+        }
+    }
+    free(files);
+}
+
+void fp_dp_sr_detached(fp_sr_t *sr)
+{
+    for (hold_t *h = holds, *next; h; h = next) {
+        next = h->next;
+        if (strcmp(h->dir, sr->dir) == 0) {
+            xsp_log(XSP_LOG_WARN, "SR.detach %s: volume %s is still attached: releasing %s (SR.attach "
+                    "binds it again)", sr->key, h->key, h->loop.path);
+            hold_drop(h);
+        }
+    }
+}
+
 void fp_dp_init(void)
 {
-    for (fp_sr_t *sr = fp_sr_all(); sr; sr = sr->next) {
-        int fd = fp_openat(sr->dp, ".", O_RDONLY | O_DIRECTORY, 0);
-        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-        struct dirent *de;
-        while (d && (de = readdir(d))) {
-            dpstate_t s;
-            fp_err_t e;
-            xsp_volume_t v;
-            if (!fp_key_ok(de->d_name) || state_load(sr, de->d_name, &s) != 0)
-                continue;
-            if (s.attached.len > 0 && fp_volume_load(sr, de->d_name, &v, &e) == 0) {
-                hold_t *h = ensure_loop(sr, de->d_name, !v.read_write, &e);
-                xsp_log(h ? XSP_LOG_INFO : XSP_LOG_WARN, "SR %s: volume %s is attached: %s%s", sr->key,
-                        de->d_name, h ? "loop device " : "no loop device: ", h ? h->loop.path : e.msg);
-                xsp_volume_dispose(&v);
-            }
-            state_dispose(&s);
-        }
-        if (d)
-            closedir(d);
-        else if (fd >= 0)
-            close(fd);
-        /* loop devices on files of this SR that nothing has attached: left by a crash */
-        int nrs[64];
-        char (*files)[FP_PATH_MAX] = calloc(64, FP_PATH_MAX);
-        size_t n = files ? fp_loop_find_under(sr->dir, nrs, files, 64) : 0;
-        for (size_t i = 0; i < n; i++) {
-            bool held = false;
-            for (hold_t *h = holds; h; h = h->next)
-                held |= h->loop.nr == nrs[i];
-            if (!held && strstr(files[i], ".img")) {
-                xsp_log(XSP_LOG_INFO, "SR %s: /dev/loop%d (%s) is not attached by anyone: releasing it",
-                        sr->key, nrs[i], files[i]);
-                fp_loop_clear(nrs[i]);
-            }
-        }
-        free(files);
-    }
+    for (fp_sr_t *sr = fp_sr_all(); sr; sr = sr->next)
+        fp_dp_sr_attached(sr);
 }
 
 void fp_dp_fini(void)

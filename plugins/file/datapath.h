@@ -39,6 +39,11 @@
 /*  After the SRs are re-attached at start: hold a loop device again for every attached
     volume, release loop devices bound to files of an SR that nothing has attached. */
 void fp_dp_init(void);
+/*  The same for one SR that was just attached (SR.attach). */
+void fp_dp_sr_attached(fp_sr_t *sr);
+/*  The SR is being detached: release the loop devices of its volumes (logged when one is
+    still attached; its state stays on disk, so SR.attach binds it again). */
+void fp_dp_sr_detached(fp_sr_t *sr);
 /*  Release every held loop device (at exit: with autoclear the kernel unbinds them once
     their consumers close them). */
 void fp_dp_fini(void);

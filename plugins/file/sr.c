@@ -393,6 +393,7 @@ int fp_sr_attach(void *ctx, xsp_storage_call_t *call, const xsp_sr_attach_args_t
                                  "cannot record the attachment in %s: %s", G.state_dir, strerror(errno));
         }
         xsp_log(XSP_LOG_INFO, "SR %s attached", s->key);
+        fp_dp_sr_attached(s);
     }
     int rc = xsp_sr_attach_reply(call, s->key);
     fp_unlock();
@@ -415,6 +416,7 @@ int fp_sr_detach(void *ctx, xsp_storage_call_t *call, const xsp_sr_detach_args_t
     fp_lock();
     fp_sr_t *s = fp_sr_find(a->sr, &e);
     if (s) {
+        fp_dp_sr_detached(s);
         sr_unlink(s);
         save_list();
         xsp_log(XSP_LOG_INFO, "SR %s detached", s->key);

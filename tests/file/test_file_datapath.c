@@ -128,6 +128,27 @@ int main(void)
     close(consumer);
     CHECK_EQ(ft_loops_for(path), 1);                /* the plugin holds it again */
 
+    /* ---- Plugin.diagnostics shows the held device */
+    char *diag = NULL;
+    CHECK_EQ(xsp_plugin_diagnostics(ft_client, FT_QUEUE, &ft_opts, "t", &diag, &err), XSP_OK);
+    char line[200];
+    snprintf(line, sizeof line, "loop: %s ", dev);
+    CHECK_MSG(strstr(diag, line) && strstr(diag, sr), "%s", diag);
+    free(diag);
+
+    /* ---- SR.detach with a volume attached releases its device; SR.attach binds it again */
+    CHECK_EQ(xsp_sr_detach(ft_client, FT_QUEUE, &ft_opts, "t", sr, &err), XSP_OK);
+    CHECK_EQ(ft_loops_for(path), 0);
+    xsp_string_map_t conf = { 0, NULL };
+    char *k = NULL;
+    CHECK_EQ(xsp_string_map_set(&conf, "uri", sr), 0);
+    CHECK_EQ(xsp_sr_attach(ft_client, FT_QUEUE, &ft_opts, "t", &conf, &k, &err), XSP_OK);
+    free(k);
+    xsp_string_map_dispose(&conf);
+    CHECK_EQ(ft_loops_for(path), 1);
+    attach(uri, path, "7", dev, sizeof dev);
+    activate_refused(uri, "7", "5");
+
     /* ---- resize while attached: the device grows */
     CHECK_EQ(dev_size(dev), 4 * MiB);
     CHECK_EQ(xsp_volume_resize(ft_client, FT_QUEUE, &ft_opts, "t", sr, key, 6 * MiB, &err), XSP_OK);
