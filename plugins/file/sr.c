@@ -167,7 +167,7 @@ int fp_sr_init(void)
         return errno == ENOENT ? 0 : (xsp_log(XSP_LOG_ERR, "%s/%s: %s", G.state_dir, SR_LIST,
                                               strerror(errno)), -1);
     bool dropped = false;
-    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+    for (char *save, *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         fp_err_t e;
         fp_sr_t *s = line[0] == '/' && !sr_by_dir(line) ? sr_open(line, false, &e) : NULL;
         if (!s) {
