@@ -81,7 +81,9 @@ int sw_diag_encode(sw_t *sw, zmq_msg_t *out)
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 
-    msgpack_pack_map(&pk, 8);
+    uint64_t dl, db, dc, df, dr, dk, dp;
+    bool durable = sw_durable_diag(sw, &dl, &db, &dc, &df, &dr, &dk, &dp);
+    msgpack_pack_map(&pk, durable ? 9 : 8);
     kv_s(&pk, "version", XSP_VERSION, strlen(XSP_VERSION));
     kv_u(&pk, "uptime_ms", (sw->now_ns - sw->start_ns) / 1000000);
     kv_u(&pk, "heartbeat_ms", (uint64_t) sw->lim.heartbeat_ms);
@@ -132,6 +134,18 @@ int sw_diag_encode(sw_t *sw, zmq_msg_t *out)
     msgpack_pack_map(&pk, 2);
     kv_u(&pk, "capacity", sw->lim.trace_events);
     kv_u(&pk, "next_seq", sw_trace_next_seq(sw));
+
+    if (durable) {
+        key(&pk, "durable");
+        msgpack_pack_map(&pk, 7);
+        kv_u(&pk, "live", dl);
+        kv_u(&pk, "journal_bytes", db);
+        kv_u(&pk, "commits", dc);
+        kv_u(&pk, "fsyncs", df);
+        kv_u(&pk, "records", dr);
+        kv_u(&pk, "compactions", dk);
+        kv_u(&pk, "replayed", dp);
+    }
 
     int rc = zmq_msg_init_size(out, sb.size);
     if (rc == 0)

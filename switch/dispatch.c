@@ -70,6 +70,8 @@ static void on_hello(sw_t *sw, sw_peer_t *p, const void *rid, size_t rid_len, co
     w.sw_version = XSP_STR(XSP_VERSION);
     w.boot_id = sw->boot_id;
     sw_send(sw, p, &w, NULL);
+    if (sw->dur)
+        sw_durable_attach(sw, p);       /* requests and answers kept for this identity */
 }
 
 /*  m is sw->spare holding the REQUEST's frames; on acceptance it becomes the request. */
@@ -109,17 +111,26 @@ static void on_request(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h, sw_msg_t *m)
         REFUSE(XSP_E_QUEUE_FULL, "queue '%s' holds its maximum of %u waiting requests", q->name,
                sw->lim.max_depth);
     }
+    bool persist = (h->flags & XSP_FLAG_PERSISTENT) || q->durable;
+    if (persist && !sw->dur)
+        REFUSE(XSP_E_INVALID_ARGUMENT, "this switch keeps no journal (no --state-dir): it cannot "
+               "accept a PERSISTENT request");
     m->id = ++sw->next_msg_id;
     m->corr = h->corr;
-    m->flags = (uint32_t) (h->flags & XSP_FLAG_AT_MOST_ONCE);
+    m->flags = (uint32_t) (h->flags & (XSP_FLAG_AT_MOST_ONCE | XSP_FLAG_PERSISTENT));
     m->accepted_ns = sw->now_ns;
     m->queue = q;
     m->dbg = h->dbg;            /* points into m->hdr, which the request keeps */
     if (h->timeout_ms) {
         uint64_t t = h->timeout_ms > UINT64_MAX / 2000000 ? UINT64_MAX / 2000000 : h->timeout_ms;
         m->deadline_ns = sw->now_ns + t * 1000000;
-        if (sw_deadline_add(sw, m))
+        if (!persist && sw_deadline_add(sw, m))     /* persistent: at the commit */
             REFUSE(XSP_E_INTERNAL, "out of memory for the deadline heap");
+    }
+    m->client = p;
+    if (persist && sw_durable_accept(sw, m)) {
+        m->client = NULL;
+        REFUSE(XSP_E_INTERNAL, "out of memory for the journal");
     }
 #undef REFUSE
     sw->spare = NULL;           /* adopted */
@@ -136,6 +147,8 @@ static void on_request(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h, sw_msg_t *m)
     sw->ct.sent++;
     sw_trace(sw, SW_EV_SEND, q, m->id, m->corr, p->label, q->name, plen, m->dbg.ptr, m->dbg.len, 0,
              &m->payload);
+    if (m->d)
+        return;                 /* queued by sw_durable_commit once its record is on disk */
     sw_queue_push_tail(q, m);
     sw_queue_pump(sw, q);
 }
@@ -166,6 +179,11 @@ static void on_reply(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h, sw_msg_t *m)
         sw_trace(sw, SW_EV_REPLY, q, r->id, r->corr, p->label, c->label, zmq_msg_size(&m->payload),
                  r->dbg.ptr, r->dbg.len, service_us, &m->payload);
         sw_send(sw, c, &res, &m->payload);
+    } else if (r->d && r->d->detached) {
+        /* its owner's session is gone; the owner's identity may come back for the answer */
+        q->st.replied++;
+        sw_durable_hold(sw, r, h->status, &m->payload, false);
+        return;
     } else {
         sw->ct.late_replies++;
         sw_trace(sw, SW_EV_DROP, q, r->id, r->corr, p->label, NULL, zmq_msg_size(&m->payload),

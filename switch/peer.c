@@ -107,6 +107,8 @@ void sw_peer_kill(sw_t *sw, sw_peer_t *p, const char *why)
     /* as a client: drop what still waits; orphan what is in flight */
     while (p->out_head) {
         sw_msg_t *m = p->out_head;
+        if (m->d && sw_durable_client_gone(sw, p, m))
+            continue;
         sw_client_forget(m);
         sw_deadline_remove(sw, m);
         if (!m->sub) {

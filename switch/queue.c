@@ -47,6 +47,7 @@ sw_queue_t *sw_queue_get(sw_t *sw, const char *name, size_t len, bool create, xs
     }
     memcpy(q->name, name, len);
     q->name_len = (uint32_t) len;
+    q->durable = sw->dur && sw_durable_queue_match(sw, q->name);
     if (sw_map_put(&sw->queues, q->name, q->name_len, q)) {
         free(q);
         *why = XSP_E_INTERNAL;
@@ -246,9 +247,13 @@ void sw_sub_remove(sw_t *sw, sw_sub_t *s, bool server_dead)
         while (s->if_tail) {
             sw_msg_t *m = s->if_tail;
             inflight_detach(sw, m);
-            if (!m->client || (m->flags & XSP_FLAG_AT_MOST_ONCE))
-                sw_deadline_remove(sw, m);      /* it is about to be freed */
-            if (!m->client) {
+            bool detached = m->d && m->d->detached;
+            if ((!m->client && !detached) || (m->flags & XSP_FLAG_AT_MOST_ONCE))
+                sw_deadline_remove(sw, m);      /* it is about to be freed (or held) */
+            if (detached && (m->flags & XSP_FLAG_AT_MOST_ONCE)) {
+                sw->ct.server_lost++;
+                sw_durable_hold(sw, m, 0, NULL, true);  /* its owner hears it on return */
+            } else if (!m->client && !detached) {
                 sw_msg_free(sw, m);         /* orphan: nobody waits for it any more */
                 sw->nmsgs--;
             } else if (m->flags & XSP_FLAG_AT_MOST_ONCE) {
@@ -288,8 +293,14 @@ static int deliver(sw_t *sw, sw_sub_t *s, sw_msg_t *m)
     }
     h.flags = m->flags;
     h.dbg = m->dbg;
-    h.peer_id = m->client->id;
-    h.domid = m->client->domid;
+    if (m->client) {
+        h.peer_id = m->client->id;
+        h.domid = m->client->domid;
+    } else if (m->d) {              /* detached: its owner has no session right now */
+        h.domid = m->d->domid;
+    }
+    if (m->d && (m->flags & XSP_FLAG_AT_MOST_ONCE) && !m->d->delivered && sw_durable_delivering(sw, m))
+        return -1;
 
     /* the queued record keeps its payload until the reply, for redelivery: hand the server
        a reference-counted copy (no byte copy for bodies over 33 bytes) */

@@ -100,6 +100,8 @@ void sw_fail_request(sw_t *sw, sw_msg_t *m, xsp_code_t code, const char *fmt, ..
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     sw_peer_t *c = m->client;
+    if (m->d)
+        m->d->detached = false;         /* failed: nobody will wait for it any more */
     if (!c)
         return;
     error_out(sw, c, NULL, 0, XSP_CMD_REQUEST, m->corr, code, msg, m->queue, m->id);

@@ -9,6 +9,8 @@
       send.c      everything that leaves the switch (frames to a peer, ERROR frames)
       dispatch.c  one incoming message -> the handler for its command
       diag.c      the DIAG report
+      durable.c   persistent requests: journaling, group commit, replay, identities
+                  (journal.c below it owns the log file itself)
       config.c    command-line options and limits
       main.c      sockets, the event loop, signals, timers
     Nothing in the switch decodes payloads: a payload is a zmq_msg_t moved from the sender
@@ -46,6 +48,8 @@ typedef struct sw_peer sw_peer_t;
 typedef struct sw_queue sw_queue_t;
 typedef struct sw_sub sw_sub_t;
 typedef struct sw sw_t;
+typedef struct sw_dext sw_dext_t;
+typedef struct sw_durable sw_durable_t;
 
 #define SW_NO_HEAP UINT32_MAX
 #define SW_LABEL_MAX (XSP_NAME_MAX + 16)     /* "name#peer_id" */
@@ -67,6 +71,30 @@ struct sw_msg {
     zmq_msg_t hdr;              /* the REQUEST header frame as received (holds dbg) */
     zmq_msg_t payload;          /* the opaque body, never decoded */
     sw_msg_t *pool_next;        /* free list link */
+    sw_dext_t *d;               /* persistent requests only (durable.c), else NULL */
+};
+
+/*  What a persistent request adds (durable.c owns it).  Its client's routing id is its
+    *owner*: when that id is a chosen identity (first byte not 0, docs/protocol.md §4) and
+    the client's session ends, or the switch restarts, the request is *detached*
+    (msg->client == NULL, detached = true): it stays queued or in flight, and a reply that
+    comes meanwhile is held here until a session with the same identity says HELLO. */
+struct sw_dext {
+    bool live;                  /* its ACCEPT record is committed (else pending) */
+    bool detached;              /* waits for its owner's next session */
+    bool cancelled;             /* pending, and its anonymous client died: drop at commit */
+    bool answered;              /* reply (or server-lost) held for the detached owner */
+    bool lost;                  /* ... the held answer is ERROR server-lost */
+    bool delivered;             /* AT_MOST_ONCE: its DELIVERED record is committed */
+    uint64_t status;            /* held reply status */
+    zmq_msg_t reply;            /* held reply payload */
+    uint64_t deadline_wall_us;  /* 0 = none; CLOCK_REALTIME, survives restarts */
+    uint64_t domid;             /* the client's claimed domid, for DELIVER after restart */
+    uint32_t rec_bytes;         /* size of its ACCEPT record */
+    uint32_t owner_len;
+    uint8_t owner[256];         /* the client's routing id */
+    sw_msg_t *jprev, *jnext;    /* all persistent requests, msg_id order */
+    sw_msg_t *pnext;            /* pending commit list */
 };
 
 struct sw_sub {
@@ -96,6 +124,7 @@ struct sw_queue {
     sw_sub_t *subs;
     sw_sub_t *ready_head, *ready_tail;
     sw_qstats_t st;
+    bool durable;               /* matches a --durable-queue glob: every request persists */
     sw_queue_t *next;           /* all queues, for diagnostics */
     sw_queue_t *prev;
 };
@@ -183,6 +212,7 @@ struct sw {
     void **pool_chunks;
     uint32_t pool_nchunks;
     sw_msg_t *spare;            /* receives the next incoming frames */
+    sw_durable_t *dur;          /* --state-dir, or NULL */
 };
 
 /* ---- message.c ---- */
@@ -265,6 +295,41 @@ int sw_dispatch(sw_t *sw, int budget);
 /* ---- diag.c ---- */
 /*  Encode the diagnostics map into a fresh zmq message (0, or -1 on ENOMEM). */
 int sw_diag_encode(sw_t *sw, zmq_msg_t *out);
+
+/* ---- durable.c ---- */
+/*  Open the journal in dir, take its lock, replay it (requests come back detached,
+    waiting for their owners), compact it.  0, or -1 with a sentence in err. */
+int sw_durable_open(sw_t *sw, const char *dir, const char *const *queue_globs, int nglobs,
+                    uint64_t compact_bytes, char *err, size_t errlen);
+/*  Shutting down: from now on requests leaving the switch write no DONE record, so every
+    persistent request still held is replayed by the next start. */
+void sw_durable_freeze(sw_t *sw);
+/*  Commit what is buffered (sync), free the journal.  Requests stay in the file. */
+void sw_durable_close(sw_t *sw);
+/*  Does a new queue's name match a --durable-queue glob? */
+bool sw_durable_queue_match(const sw_t *sw, const char *name);
+/*  m (accepted by dispatch, counted, on its client's list) must persist: buffer its ACCEPT
+    record and hold it until the loop turn's commit.  0, or -1 (out of memory). */
+int sw_durable_accept(sw_t *sw, sw_msg_t *m);
+/*  End of a loop turn: write the buffered records, one fdatasync if any request waits for
+    it, then queue the waiting requests, send their ACCEPTEDs, compact when due. */
+void sw_durable_commit(sw_t *sw);
+/*  m leaves the switch for good (sw_msg_free): buffer its DONE record, free m->d. */
+void sw_durable_release(sw_t *sw, sw_msg_t *m);
+/*  m's client session ends.  Returns true when durable.c took care of m (detached it, or
+    cancelled it while pending); false: treat m like any request of a dead client. */
+bool sw_durable_client_gone(sw_t *sw, sw_peer_t *p, sw_msg_t *m);
+/*  A reply (status, payload moved) or server-lost (lost) for a detached request: hold it
+    for the owner.  m is out of flight and off the deadline heap. */
+void sw_durable_hold(sw_t *sw, sw_msg_t *m, uint64_t status, zmq_msg_t *payload, bool lost);
+/*  A new session p: give it the detached requests of its identity, and their held answers. */
+void sw_durable_attach(sw_t *sw, sw_peer_t *p);
+/*  Before delivering an AT_MOST_ONCE persistent request: make its DELIVERED record durable.
+    0, or -1 (do not deliver). */
+int sw_durable_delivering(sw_t *sw, sw_msg_t *m);
+/*  For DIAG: adds a "durable" map when enabled. */
+bool sw_durable_diag(const sw_t *sw, uint64_t *live, uint64_t *journal_bytes, uint64_t *commits,
+                     uint64_t *fsyncs, uint64_t *records, uint64_t *compactions, uint64_t *replayed);
 
 /* ---- main.c / timers ---- */
 uint64_t sw_now_ns(void);
