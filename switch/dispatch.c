@@ -97,7 +97,14 @@ static void on_request(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h, sw_msg_t *m)
                (unsigned long long) sw->lim.max_outstanding_bytes);
     if (sw->nmsgs >= sw->lim.max_messages)
         REFUSE(XSP_E_QUEUE_FULL, "the switch holds its maximum of %u requests", sw->lim.max_messages);
-    if (!q && !(q = sw_queue_get(sw, h->queue.ptr, h->queue.len, true, &why))) {
+    size_t held = plen + zmq_msg_size(&m->hdr);
+    if (sw->held_bytes + held > sw->lim.max_held_bytes)
+        REFUSE(XSP_E_QUEUE_FULL, "the switch holds %llu bytes of requests; this one would pass its %llu-byte limit",
+               (unsigned long long) sw->held_bytes, (unsigned long long) sw->lim.max_held_bytes);
+    if (!q && !(q = sw_queue_get_for(sw, p, h->queue.ptr, h->queue.len, &why))) {
+        if (why == XSP_E_TOO_MANY_QUEUES && p->nowned >= sw->lim.max_queues_per_peer)
+            REFUSE(why, "%s already created its maximum of %u queues that are still in use",
+                   p->label, sw->lim.max_queues_per_peer);
         if (why == XSP_E_TOO_MANY_QUEUES)
             REFUSE(why, "the switch already holds its maximum of %u queues", sw->lim.max_queues);
         if (why == XSP_E_INVALID_ARGUMENT)
@@ -123,6 +130,8 @@ static void on_request(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h, sw_msg_t *m)
     }
 #undef REFUSE
     sw->spare = NULL;           /* adopted */
+    m->held = (uint32_t) held;
+    sw->held_bytes += held;
     m->client = p;
     m->cprev = NULL;
     m->cnext = p->out_head;
@@ -178,10 +187,12 @@ static void on_reply(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h, sw_msg_t *m)
 static void on_subscribe(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h)
 {
     xsp_code_t why = XSP_OK;
-    sw_queue_t *q = sw_queue_get(sw, h->queue.ptr, h->queue.len, true, &why);
+    sw_queue_t *q = sw_queue_get_for(sw, p, h->queue.ptr, h->queue.len, &why);
     if (!q) {
+        bool quota = why == XSP_E_TOO_MANY_QUEUES && p->nowned >= sw->lim.max_queues_per_peer;
         sw_send_error(sw, p, NULL, 0, h->cmd, 0, why,
-                      why == XSP_E_TOO_MANY_QUEUES ? "the switch already holds its maximum of queues"
+                      quota ? "this peer already created its maximum of queues that are still in use"
+                      : why == XSP_E_TOO_MANY_QUEUES ? "the switch already holds its maximum of queues"
                       : why == XSP_E_INVALID_ARGUMENT
                           ? "queue name must be 1-255 bytes of A-Z a-z 0-9 . _ - : / @ +"
                           : "out of memory creating a queue");

@@ -48,6 +48,8 @@ sw_msg_t *sw_msg_alloc(sw_t *sw)
 
 void sw_msg_free(sw_t *sw, sw_msg_t *m)
 {
+    sw->held_bytes -= m->held;
+    m->held = 0;
     zmq_msg_close(&m->hdr);
     zmq_msg_close(&m->payload);
     m->pool_next = sw->pool_free;
