@@ -15,29 +15,9 @@
 #include <errno.h>
 #include <string.h>
 
+#include "parse.h"
 #include "switch.h"
 #include "xsp/log.h"
-
-/*  Best effort: which command and reference a broken header was about, for the ERROR. */
-static void peek_ref(const void *buf, size_t len, uint64_t *cmd, uint64_t *ref)
-{
-    xsp_mpr_t r;
-    uint32_t n;
-    *cmd = *ref = 0;
-    xsp_mpr_init(&r, buf, len);
-    if (xsp_mpr_array(&r, &n) || n < 1 || xsp_mpr_uint(&r, cmd) || *cmd > XSP_CMD__MAX) {
-        *cmd = 0;
-        return;
-    }
-    if ((*cmd == XSP_CMD_REQUEST || *cmd == XSP_CMD_REPLY || *cmd == XSP_CMD_DIAG) && n > 1 &&
-        xsp_mpr_uint(&r, ref))
-        *ref = 0;
-}
-
-static uint64_t ref_of(const xsp_hdr_t *h)
-{
-    return h->cmd == XSP_CMD_REPLY ? h->msg_id : h->corr;
-}
 
 static void on_hello(sw_t *sw, sw_peer_t *p, const void *rid, size_t rid_len, const xsp_hdr_t *h)
 {
@@ -241,39 +221,21 @@ static void on_diag(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h)
         zmq_msg_close(&body);
 }
 
-/*  Which commands may carry a payload frame. */
-static bool takes_payload(unsigned cmd)
-{
-    return cmd == XSP_CMD_REQUEST || cmd == XSP_CMD_REPLY;
-}
-
 static void handle(sw_t *sw, const void *rid, size_t rid_len, sw_msg_t *m, int nframes, bool extra)
 {
     sw_peer_t *p = sw_peer_find(sw, rid, rid_len);
-    xsp_hdr_t h;
-    char why[256];
-    uint64_t pcmd, pref;
+    sw_parsed_t in;
 
     if (p)
         p->last_seen_ns = sw->now_ns;
-    const void *hbuf = zmq_msg_data(&m->hdr);
-    size_t hlen = zmq_msg_size(&m->hdr);
-    if (extra || xsp_hdr_decode(hbuf, hlen, &h, why, sizeof why) < 0) {
+    if (sw_parse(zmq_msg_data(&m->hdr), zmq_msg_size(&m->hdr), nframes, extra, &in) < 0) {
         sw->ct.protocol_errors++;
-        peek_ref(hbuf, hlen, &pcmd, &pref);
-        if (extra)
-            snprintf(why, sizeof why, "a message has at most 2 frames (header, payload)");
-        sw_send_error(sw, p, rid, rid_len, (unsigned) pcmd, pref, XSP_E_PROTOCOL, "%s", why);
+        sw_send_error(sw, p, rid, rid_len, in.ref_cmd, in.ref, XSP_E_PROTOCOL, "%s", in.why);
         return;
     }
-    if (nframes == 2 && !takes_payload(h.cmd)) {
-        sw->ct.protocol_errors++;
-        sw_send_error(sw, p, rid, rid_len, h.cmd, ref_of(&h), XSP_E_PROTOCOL,
-                      "%s carries no payload frame", xsp_cmd_name(h.cmd));
-        return;
-    }
+    const xsp_hdr_t h = in.h;
     if (!p && h.cmd != XSP_CMD_HELLO) {
-        sw_send_error(sw, NULL, rid, rid_len, h.cmd, ref_of(&h), XSP_E_NO_SESSION,
+        sw_send_error(sw, NULL, rid, rid_len, h.cmd, sw_parse_ref(&h), XSP_E_NO_SESSION,
                       "say HELLO first (a new or restarted switch does not know this connection)");
         return;
     }
@@ -301,7 +263,7 @@ static void handle(sw_t *sw, const void *rid, size_t rid_len, sw_msg_t *m, int n
     case XSP_CMD_DIAG:        on_diag(sw, p, &h); break;
     default:
         sw->ct.protocol_errors++;
-        sw_send_error(sw, p, NULL, 0, h.cmd, ref_of(&h), XSP_E_PROTOCOL,
+        sw_send_error(sw, p, NULL, 0, h.cmd, sw_parse_ref(&h), XSP_E_PROTOCOL,
                       "%s is sent by the switch, never to it", xsp_cmd_name(h.cmd));
     }
 }

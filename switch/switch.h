@@ -8,6 +8,7 @@
       trace.c     the event ring and trace subscribers
       send.c      everything that leaves the switch (frames to a peer, ERROR frames)
       dispatch.c  one incoming message -> the handler for its command
+      parse.c     the pure check of one incoming header + frame count (parse.h; fuzzed)
       diag.c      the DIAG report
       config.c    command-line options and limits
       main.c      sockets, the event loop, signals, timers
