@@ -183,6 +183,7 @@ static int open_socket(sw_t *sw)
     zmq_setsockopt(sw->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(sw->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     zmq_setsockopt(sw->sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sw->sock, ZMQ_HANDSHAKE_IVL, &sw->lim.handshake_ms, sizeof sw->lim.handshake_ms);
     return 0;
 }
 

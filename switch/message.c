@@ -49,6 +49,8 @@ sw_msg_t *sw_msg_alloc(sw_t *sw)
 
 void sw_msg_free(sw_t *sw, sw_msg_t *m)
 {
+    sw->held_bytes -= m->held;
+    m->held = 0;
     if (m->d)
         sw_durable_release(sw, m);      /* persistent: its DONE record */
     zmq_msg_close(&m->hdr);

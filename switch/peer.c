@@ -119,6 +119,7 @@ void sw_peer_kill(sw_t *sw, sw_peer_t *p, const char *why)
     }
     if (p->tracing)
         sw_trace_unsubscribe(sw, p);
+    sw_queue_disown_all(p);
 
     sw_map_del(&sw->peers, p->rid, p->rid_len);
     if (sw->last_peer == p)

@@ -70,6 +70,8 @@ static void error_out(sw_t *sw, sw_peer_t *p, const void *rid, size_t rid_len, u
     else
         sw_send_rid(sw, rid, rid_len, &h);
     sw->ct.errors++;
+    if ((unsigned) code < XSP_E__COUNT)
+        sw->ct.errors_by_code[code]++;
     if (q)
         ((sw_queue_t *) q)->st.errors++;
     char dbg[XSP_CODE_MAX + 256];

@@ -8,6 +8,7 @@
       trace.c     the event ring and trace subscribers
       send.c      everything that leaves the switch (frames to a peer, ERROR frames)
       dispatch.c  one incoming message -> the handler for its command
+      parse.c     the pure check of one incoming header + frame count (parse.h; fuzzed)
       diag.c      the DIAG report
       durable.c   persistent requests: journaling, group commit, replay, identities
                   (journal.c below it owns the log file itself)
@@ -62,6 +63,7 @@ struct sw_msg {
     uint64_t deadline_ns;       /* 0 = none */
     uint32_t flags;
     uint32_t heap_idx;          /* index in sw->deadlines, or SW_NO_HEAP */
+    uint32_t held;              /* bytes counted in sw->held_bytes (header + payload) */
     sw_peer_t *client;          /* NULL = orphan (client gone or request expired) */
     sw_queue_t *queue;
     sw_sub_t *sub;              /* in flight through this subscription, or NULL if queued */
@@ -127,6 +129,8 @@ struct sw_queue {
     bool durable;               /* matches a --durable-queue glob: every request persists */
     sw_queue_t *next;           /* all queues, for diagnostics */
     sw_queue_t *prev;
+    sw_peer_t *owner;           /* the peer whose REQUEST/SUBSCRIBE created it, while alive */
+    sw_queue_t *own_prev, *own_next;    /* owner->owned */
 };
 
 struct sw_peer {
@@ -143,6 +147,8 @@ struct sw_peer {
     sw_msg_t *out_head;         /* ... linked through msg->c{prev,next} */
     sw_sub_t *subs;
     uint32_t inflight;          /* requests delivered to this server, unanswered */
+    sw_queue_t *owned;          /* queues this peer created that still exist */
+    uint32_t nowned;            /* ... how many (bounded by max_queues_per_peer) */
     bool dead;                  /* being killed, or found gone while sending: send nothing */
     bool doomed;                /* in sw->doomed, reaped at the end of the loop turn */
     /* trace subscription */
@@ -164,6 +170,9 @@ typedef struct {
     uint64_t max_outstanding_bytes;
     uint32_t max_credit;
     uint32_t max_queues;
+    uint32_t max_queues_per_peer;
+    uint64_t max_held_bytes;    /* header + payload bytes of all requests held */
+    int handshake_ms;           /* ZMTP handshake deadline of a new connection */
     uint32_t max_peers;
     uint32_t max_messages;
     uint32_t trace_events;
@@ -174,6 +183,9 @@ typedef struct {
     uint64_t sent, delivered, replied, expired, requeued, server_lost;
     uint64_t errors, protocol_errors, late_replies, peers_up, peers_down;
     uint64_t trace_lost, undeliverable;
+    uint64_t queues_reclaimed;  /* idle queues forgotten to make room for a new one */
+    uint64_t queue_quota_refused;   /* too-many-queues for a peer at max_queues_per_peer */
+    uint64_t errors_by_code[XSP_E__COUNT];  /* ERRORs sent, by code (DIAG "refusals") */
 } sw_counters_t;
 
 /* trace event kinds */
@@ -200,6 +212,7 @@ struct sw {
     sw_map_t inflight;          /* msg_id -> sw_msg_t (delivered, unanswered) */
     sw_peer_t *peer_list;
     uint32_t npeers, nqueues, nmsgs;
+    uint64_t held_bytes;        /* sum of msg->held over requests held (max_held_bytes) */
     sw_queue_t *queue_list;
     sw_peer_t *doomed;
     sw_peer_t *tracers;
@@ -228,6 +241,13 @@ sw_msg_t *sw_deadline_peek(sw_t *sw);
 /* ---- queue.c ---- */
 /*  Find a queue; create it when `create` (may fail: *why says too-many-queues / invalid). */
 sw_queue_t *sw_queue_get(sw_t *sw, const char *name, size_t len, bool create, xsp_code_t *why);
+/*  Find or create a queue on behalf of peer p, which then owns it: a peer owns at most
+    max_queues_per_peer queues (*why = too-many-queues, counted in queue_quota_refused).
+    At a limit, idle queues (no request, no subscription) are forgotten first to make room:
+    the peer's own for its quota, anyone's for max_queues. */
+sw_queue_t *sw_queue_get_for(sw_t *sw, sw_peer_t *p, const char *name, size_t len, xsp_code_t *why);
+/*  The peer is going away: its queues stay but have no owner any more. */
+void sw_queue_disown_all(sw_peer_t *p);
 void sw_queue_push_tail(sw_queue_t *q, sw_msg_t *m);
 void sw_queue_push_head(sw_queue_t *q, sw_msg_t *m);
 void sw_queue_unlink(sw_queue_t *q, sw_msg_t *m);
