@@ -204,6 +204,22 @@ int main(void)
     BAD(xsp_datapath_attach(ft_client, FT_QUEUE, &ft_opts, "t", uri, "5", &b, &err));
     INTACT();
 
+    /* a corrupt record: backend-failure saying so; SR.ls leaves the volume out */
+    char okkey[256], okuri[1024];
+    ft_volume(sr, MiB, okkey, sizeof okkey, okuri, sizeof okuri);
+    ft_volume(sr, MiB, key, sizeof key, uri, sizeof uri);
+    snprintf(x, sizeof x, "%s/.xsp/volumes/%s", srdir, key);
+    fd = open(x, O_WRONLY | O_TRUNC);
+    CHECK(fd >= 0 && write(fd, "\x93garbage", 8) == 8);
+    close(fd);
+    CHECK_EQ(xsp_volume_stat(ft_client, FT_QUEUE, &ft_opts, "t", sr, key, &v, &err), XSP_E_BACKEND_FAILURE);
+    CHECK_MSG(strstr(err.msg, "corrupt"), "%s", err.msg);
+    CHECK_EQ(xsp_sr_ls(ft_client, FT_QUEUE, &ft_opts, "t", sr, &vl, &err), XSP_OK);
+    CHECK_EQ(vl.len, 1);
+    CHECK_STR(vl.val[0].key, okkey);
+    xsp_volume_list_dispose(&vl);
+    CHECK_EQ(xsp_volume_destroy(ft_client, FT_QUEUE, &ft_opts, "t", sr, okkey, &err), XSP_OK);
+
     /* FIFOs planted as a record and as a data file: refused at once, nothing blocks */
     ft_volume(sr, MiB, key, sizeof key, uri, sizeof uri);
     snprintf(x, sizeof x, "%s/%s.img", srdir, key);
