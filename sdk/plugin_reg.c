@@ -24,7 +24,7 @@
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
 #define REFUSED_RETRY_MS 60000
-#define WATCH_WAIT_MS 15000u         /* Registrar.watch long poll */
+#define WATCH_WAIT_MS 5000u          /* Registrar.watch long poll: bounds how late a registrar restart is seen */
 #define WATCH_SLACK_MS 5000u
 
 typedef enum {
