@@ -3,7 +3,9 @@
     Owns: in-memory SRs and volumes (keys, names, sizes, metadata, clone/snapshot lineage)
     and data-path state (open, attached domains, the one active domain), behind one mutex so
     it works with --workers N as well as in the event loop.
-    Never touches: disks, xenstore, the registrar.  Everything is lost when it exits.
+    Never touches: disks, xenstore.  Everything is lost when it exits.  It registers with
+    the registrar only when given --scheme (e.g. --scheme mem; xsp_plugin_main does it),
+    so tests without a registrar see no registration traffic.
 
     Built on xsp_plugin_main (xsp/plugin.h): every common option works (--switch, --queue,
     --workers, ...).  Its own options:
