@@ -3,6 +3,11 @@
     Owns: the registration client session, the register / watch / unregister calls and
     their retry timers, the registration id.
     Never touches: the plugin's serving session, its loop, its handlers.
+
+    The asynchronous calls are made with xsp_stub_encode + xsp_client_send and decoded with
+    xsp_stub_decode in our own completion, not with the generated _send stubs: a stub call
+    that is cancelled (a register replaced, the watch at exit) would leak its context
+    (xsp/stub.h, KNOWN LIMITATION); a raw call is freed by the client.
 */
 #define _GNU_SOURCE
 #include "plugin_reg.h"
@@ -16,6 +21,7 @@
 #include "xsp/client.h"
 #include "xsp/log.h"
 #include "xsp/registrar_client.h"
+#include "xsp/stub.h"
 #include "xsp/resolve.h"        /* XSP_REGISTRAR_QUEUE */
 #include "xsp/plugin.h"         /* XSP_PLUGIN_SERVES_* */
 #include "xsp/wire.h"
@@ -172,6 +178,21 @@ void plugin_reg_destroy(plugin_reg_t **self_p)
 static void send_register(plugin_reg_t *self);
 static void send_watch(plugin_reg_t *self);
 
+/*  Send method mi of the registrar with args; cb completes it (raw reply). */
+static int send_raw(plugin_reg_t *self, int method, const void *args, const char *dbg,
+                    uint32_t timeout_ms, xsp_done_fn *cb, uint64_t *call_id, xsp_error_t *err)
+{
+    void *buf = NULL;
+    size_t len = 0;
+    const xsp_method_info_t *mi = &xsp_registrar_methods[method];
+    if (xsp_stub_encode(mi, args, &buf, &len, err) != XSP_OK)
+        return err->code;
+    xsp_call_opts_t o = { .timeout_ms = timeout_ms, .dbg = dbg };
+    int rc = xsp_client_send(self->client, self->registrar, buf, len, &o, cb, self, call_id, err);
+    free(buf);
+    return rc;
+}
+
 static void retry_later(plugin_reg_t *self, int ms)
 {
     self->state = REG_IDLE;
@@ -192,17 +213,29 @@ static void schemes_text(const plugin_reg_t *self, char *buf, size_t size)
         off += (size_t) snprintf(buf + off, size - off, "%s%s", i ? "," : "", self->req.schemes.val[i]);
 }
 
-static void on_registered(xsp_client_t *c, uint64_t call_id, const xsp_error_t *err,
-                          xsp_registration_t *res, const xsp_error_reply_t *er, void *arg)
+static void registered(plugin_reg_t *self, const xsp_error_t *err, const xsp_registration_t *res);
+
+static void on_registered(xsp_client_t *c, uint64_t call_id, const xsp_error_t *call_err,
+                          xsp_reply_t *reply, void *arg)
 {
     plugin_reg_t *self = arg;
     (void) c;
-    (void) er;
     if (call_id != self->reg_call)
         return;
     self->reg_call = 0;
     if (self->state == REG_STOPPED)
         return;
+    xsp_registration_t res;
+    xsp_error_t err;
+    xsp_registration_init(&res);
+    xsp_stub_decode(&xsp_registrar_methods[XSP_REGISTRAR_METHOD_REGISTRAR_REGISTER], call_err, reply,
+                    &res, NULL, &err);
+    registered(self, &err, &res);
+    xsp_registration_dispose(&res);
+}
+
+static void registered(plugin_reg_t *self, const xsp_error_t *err, const xsp_registration_t *res)
+{
     char sch[512];
     schemes_text(self, sch, sizeof sch);
     if (err->code == XSP_OK) {
@@ -241,9 +274,9 @@ static void send_register(plugin_reg_t *self)
         xsp_client_cancel(self->client, self->reg_call);
     self->reg_call = 0;
     self->retry_at = 0;
-    xsp_call_opts_t o = { .timeout_ms = REGISTER_TIMEOUT_MS };
-    if (xsp_registrar_register_send(self->client, self->registrar, &o, "plugin-register", &self->req,
-                                    on_registered, self, &self->reg_call, &err) != XSP_OK) {
+    xsp_registrar_register_args_t a = { .dbg = "plugin-register", .request = self->req };
+    if (send_raw(self, XSP_REGISTRAR_METHOD_REGISTRAR_REGISTER, &a, a.dbg, REGISTER_TIMEOUT_MS,
+                 on_registered, &self->reg_call, &err) != XSP_OK) {
         xsp_log(XSP_LOG_WARN, "cannot send the registration: %s; trying again in %d ms", err.msg,
                 self->backoff_ms);
         self->reg_call = 0;
@@ -289,17 +322,29 @@ static void on_event(plugin_reg_t *self, const xsp_watch_event_t *ev)
     }
 }
 
-static void on_watch(xsp_client_t *c, uint64_t call_id, const xsp_error_t *err,
-                     xsp_watch_result_t *res, const xsp_error_reply_t *er, void *arg)
+static void watched(plugin_reg_t *self, const xsp_error_t *err, const xsp_watch_result_t *res);
+
+static void on_watch(xsp_client_t *c, uint64_t call_id, const xsp_error_t *call_err,
+                     xsp_reply_t *reply, void *arg)
 {
     plugin_reg_t *self = arg;
     (void) c;
-    (void) er;
     if (call_id != self->watch_call)
         return;
     self->watch_call = 0;
     if (self->state == REG_STOPPED)
         return;
+    xsp_watch_result_t res;
+    xsp_error_t err;
+    xsp_watch_result_init(&res);
+    xsp_stub_decode(&xsp_registrar_methods[XSP_REGISTRAR_METHOD_REGISTRAR_WATCH], call_err, reply,
+                    &res, NULL, &err);
+    watched(self, &err, &res);
+    xsp_watch_result_dispose(&res);
+}
+
+static void watched(plugin_reg_t *self, const xsp_error_t *err, const xsp_watch_result_t *res)
+{
     if (err->code != XSP_OK) {
         xsp_log(XSP_LOG_DEBUG, "Registrar.watch: %s: %s", xsp_code_name(err->code), err->msg);
         self->watch_at = xsp_now_ms() + BACKOFF_MIN_MS;
@@ -329,10 +374,10 @@ static void send_watch(plugin_reg_t *self)
     xsp_error_t err;
     self->watch_at = 0;
     uint32_t wait = self->boot_known ? WATCH_WAIT_MS : 0;
-    xsp_call_opts_t o = { .timeout_ms = wait + WATCH_SLACK_MS };
-    if (xsp_registrar_watch_send(self->client, self->registrar, &o, "plugin-watch",
-                                 self->boot_known ? self->next_seq : UINT64_MAX, wait, on_watch, self,
-                                 &self->watch_call, &err) != XSP_OK) {
+    xsp_registrar_watch_args_t a = { .dbg = "plugin-watch", .timeout_ms = wait,
+                                     .from_seq = self->boot_known ? self->next_seq : UINT64_MAX };
+    if (send_raw(self, XSP_REGISTRAR_METHOD_REGISTRAR_WATCH, &a, a.dbg, wait + WATCH_SLACK_MS, on_watch,
+                 &self->watch_call, &err) != XSP_OK) {
         xsp_log(XSP_LOG_DEBUG, "cannot send Registrar.watch: %s", err.msg);
         self->watch_call = 0;
         self->watch_at = xsp_now_ms() + BACKOFF_MIN_MS;
