@@ -45,17 +45,25 @@ static pid_t registrar_pid, xenstored_pid;
 static char dir[256], state_spec[400];
 static xsp_client_t *tc;        /* the test's own client */
 
-static pid_t spawn(char *const argv[])
+/*  Run argv[0]; its stderr goes to errfile when given. */
+static pid_t spawn_err(char *const argv[], const char *errfile)
 {
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (errfile && !freopen(errfile, "w", stderr))
+            _exit(126);
         execv(argv[0], argv);
         fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
     return pid;
+}
+
+static pid_t spawn(char *const argv[])
+{
+    return spawn_err(argv, NULL);
 }
 
 /*  Signal pid and reap it; returns its exit status (128+signal when killed). */
@@ -87,6 +95,29 @@ static pid_t start_plugin(const char *queue)
     char *argv[] = { bin, "--switch", sw.endpoint, "--queue", (char *) queue, "--scheme", "mem",
                      "--scheme", "FILE", "--seed-volumes", "2", "--backend-domain", "0", NULL };
     return spawn(argv);
+}
+
+/*  A plugin in domain 7: the built-in policy refuses it; its log goes to errfile. */
+static pid_t start_refused_plugin(const char *errfile)
+{
+    char bin[512];
+    xsp_test_bin("xsp-test-plugin", bin, sizeof bin);
+    char *argv[] = { bin, "--switch", sw.endpoint, "--queue", "test.resolve.refused", "--domain", "7",
+                     "--scheme", "nbd", NULL };
+    return spawn_err(argv, errfile);
+}
+
+/*  Whether file contains text. */
+static bool file_has(const char *file, const char *text)
+{
+    char buf[16384];
+    FILE *f = fopen(file, "r");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return strstr(buf, text) != NULL;
 }
 
 static void cleanup(void)
@@ -268,8 +299,29 @@ int main(int argc, char **argv)
     CHECK(strstr(out, "xsp test plugin"));
     CHECK(cli(out, sizeof out, "datapath attach nbd://h/e 5") == 1);
     CHECK(strstr(out, "no-plugin-for-uri"));
+    CHECK(cli(out, sizeof out, "sr stat mem://seed --json") == 0);
+    CHECK(strstr(out, "\"sr\": \"mem://seed\""));
+    CHECK(cli(out, sizeof out, "volume stat mem://seed vol-1") == 0);
+    CHECK(strstr(out, "vol-1"));
+    CHECK(cli(out, sizeof out, "sr stat mem://seed --queue test.no.such.queue --timeout 0.3") == 3);
+    CHECK(strstr(out, "expired"));
     printf("ok 2 - xsp resolve / plugins / datapath attach / plugin query work by URI%s\n",
            use_xenstore ? " (registrations in the real xenstored)" : "");
+
+    /* a plugin the policy refuses logs the registrar's sentence and is not registered */
+    char errfile[400];
+    snprintf(errfile, sizeof errfile, "%s/refused.log", dir);
+    pid_t pr = start_refused_plugin(errfile);
+    long long end = xsp_test_now_ms() + WAIT_MS;
+    while (!file_has(errfile, "the registrar refused to register xsp-plugin-test")) {
+        CHECK_MSG(xsp_test_now_ms() < end, "no refusal logged in %s", errfile);
+        xsp_client_wait(tc, 50);
+    }
+    CHECK(file_has(errfile, "permission-denied"));
+    CHECK(!registered("test.resolve.refused", NULL, 0, NULL));
+    CHECK_EQ(stop_pid(&pr, SIGTERM), 0);
+    CHECK(registered(QA, NULL, 0, NULL));      /* same name, other domain: QA untouched */
+    printf("ok 2b - a refused registration is logged with the registrar's sentence\n");
 
     /* 2. by-URI stubs: typed call, cache hit, errors */
     xsp_resolver_t *r = xsp_resolver_new(tc, NULL, &err);
