@@ -1,8 +1,9 @@
-/*  cmd_registrar.c — `xsp resolve` and `xsp plugins`: the registrar from the command line.
+/*  cmd_registrar.c — `xsp resolve`, `xsp plugins`, `xsp watch-plugins`: the registrar from
+    the command line.
 
     Owns: the two commands' option parsing and output (resolve: the generated printer of
     resolve_result; plugins: a table of registrations, or the generated printers with
-    --long / --json).
+    --long / --json; watch-plugins: one line per Registrar.watch event).
     Never touches: the registrar's logic (xsp-registrar answers), the resolver's cache
     (sdk/resolve.c: `xsp resolve` goes through the same xsp_resolver_t the by-URI stubs and
     the storage commands use).
@@ -220,6 +221,107 @@ int cmd_plugins(const cli_ctx_t *ctx, int argc, char **argv)
         code = fflush(stdout) ? cli_die(CLI_LOCAL, "writing standard output: %s", strerror(errno)) : CLI_OK;
     }
     xsp_registration_list_dispose(&l);
+    xsp_client_destroy(&cl);
+    return code;
+}
+
+static void print_event(const xsp_watch_event_t *ev, bool json)
+{
+    const xsp_registration_t *g = &ev->registration;
+    if (json) {
+        xsp_buf_t b = XSP_BUF_INIT;
+        xsp_watch_event_to_json(&b, ev, -1);
+        xsp_buf_putc(&b, '\n');
+        xsp_buf_write(&b, stdout);
+        xsp_buf_dispose(&b);
+    } else {
+        char schemes[512] = "";
+        for (size_t k = 0; k < g->schemes.len; k++)
+            snprintf(schemes + strlen(schemes), sizeof schemes - strlen(schemes), "%s%s", k ? "," : "",
+                     g->schemes.val[k]);
+        printf("%llu %-8s %s domain %u schemes %s queue %s id %s%s\n", (unsigned long long) ev->seq,
+               (unsigned) ev->kind < XSP_WATCH_EVENT_KIND__COUNT ? xsp_watch_event_kind_names_[ev->kind] : "?",
+               g->name ? g->name : "", g->domid, schemes, g->queues.len ? g->queues.val[0] : "",
+               g->id ? g->id : "", g->confirmed ? "" : " (unconfirmed)");
+    }
+    fflush(stdout);
+}
+
+int cmd_watch_plugins(const cli_ctx_t *ctx, int argc, char **argv)
+{
+    static const struct option lo[] = {
+        { "json", no_argument, NULL, OPT_JSON },
+        { "count", required_argument, NULL, OPT_KIND },
+        { "registrar", required_argument, NULL, OPT_REGISTRAR },
+        { "switch", required_argument, NULL, CLI_OPT_SWITCH },
+        { NULL, 0, NULL, 0 },
+    };
+    cli_ctx_t c = *ctx;
+    bool json = false;
+    unsigned long count = 0;
+    const char *registrar = XSP_REGISTRAR_QUEUE;
+    for (int o; (o = getopt_long(argc, argv, "", lo, NULL)) != -1;) {
+        char *end;
+        switch (o) {
+        case OPT_JSON: json = true; break;
+        case OPT_KIND:
+            errno = 0;
+            count = strtoul(optarg, &end, 10);
+            if (!*optarg || *optarg == '-' || *end || errno || count == 0)
+                return cli_die(CLI_USAGE, "watch-plugins: --count wants a number > 0, not '%s'", optarg);
+            break;
+        case OPT_REGISTRAR: registrar = optarg; break;
+        case CLI_OPT_SWITCH: c.endpoint = optarg; break;
+        default: return cli_usage("watch-plugins");
+        }
+    }
+    if (optind != argc)
+        return cli_usage("watch-plugins");
+    xsp_client_t *cl = cli_connect(&c, "cli");
+    if (!cl)
+        return CLI_FAILED;
+    uint64_t from = UINT64_MAX, boot = 0;
+    bool started = false;
+    unsigned long seen = 0;
+    int code = CLI_OK;
+    while (!count || seen < count) {
+        xsp_watch_result_t res;
+        xsp_error_t err;
+        uint32_t wait = started ? 30000 : 0;
+        xsp_call_opts_t co = { .timeout_ms = started ? wait + 5000 : XSP_RESOLVE_TIMEOUT_MS };
+        xsp_watch_result_init(&res);
+        int rc = xsp_registrar_watch(cl, registrar, &co, "xsp-cli-watch", from, wait, &res, &err);
+        if (rc == XSP_E_EXPIRED || rc == XSP_E_TIMEOUT) {
+            if (!started) {
+                fprintf(stderr, "xsp: %s: the registrar (queue %s) did not answer within %u ms: is "
+                        "xsp-registrar running?\n", xsp_code_name(rc), registrar, XSP_RESOLVE_TIMEOUT_MS);
+                code = CLI_FAILED;
+                break;
+            }
+            continue;                   /* the registrar went away: the next watch waits for it */
+        }
+        if (rc != XSP_OK) {
+            code = registrar_fail(&err);
+            break;
+        }
+        if (!started) {
+            if (!json)
+                printf("following registrations (Ctrl-C stops); now: xsp plugins\n");
+        } else if (res.boot_id != boot) {
+            if (!json)
+                printf("the registrar restarted: events start again (xsp plugins for the table)\n");
+        } else {
+            if (res.lost && !json)
+                printf("%llu event(s) lost: xsp plugins for the table\n", (unsigned long long) res.lost);
+            for (size_t i = 0; i < res.events.len && (!count || seen < count); i++, seen++)
+                print_event(&res.events.val[i], json);
+        }
+        fflush(stdout);
+        started = true;
+        boot = res.boot_id;
+        from = res.next_seq;
+        xsp_watch_result_dispose(&res);
+    }
     xsp_client_destroy(&cl);
     return code;
 }

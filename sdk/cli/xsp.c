@@ -62,6 +62,11 @@ const cli_cmd_t cli_builtin_cmds[] = {
       "  One line per registration: name, domain, kinds, schemes, main queue, backend\n"
       "  policy, and alive (a consumer on its queue was seen) or unconfirmed.  Filters\n"
       "  combine.  --long: every field; --json: the registrar's answer as JSON.\n" },
+    { "watch-plugins", cmd_watch_plugins, "print registrations as they come and go",
+      "usage: xsp watch-plugins [--count N] [--json] [--registrar QUEUE]\n"
+      "  Follows Registrar.watch: one line per event (added, removed, changed) with the\n"
+      "  plugin's name, domain, schemes, queue and id, until Ctrl-C (or N events).  Says so\n"
+      "  when the registrar restarted or events were lost (then see xsp plugins).\n" },
     { NULL, NULL, NULL, NULL },
 };
 

@@ -346,12 +346,22 @@ int main(int argc, char **argv)
     xsp_resolve_result_dispose(&res);
     printf("ok 4 - unknown scheme: no-plugin-for-uri naming it; no scheme: invalid-argument\n");
 
-    /* 3. SIGTERM: unregistered at once; a new instance on another queue takes over */
+    /* 3. SIGTERM: unregistered at once; a new instance on another queue takes over;
+          `xsp watch-plugins` sees both */
+    char bin[512], cmd[1024], line[512];
+    xsp_test_bin("xsp", bin, sizeof bin);
+    snprintf(cmd, sizeof cmd, "'%s' --switch '%s' watch-plugins --count 2", bin, sw.endpoint);
+    FILE *w = popen(cmd, "r");
+    CHECK(w != NULL);
+    CHECK(fgets(line, sizeof line, w) && strstr(line, "following registrations"));
     CHECK_EQ(stop_pid(&pa, SIGTERM), 0);
     CHECK(!registered(QA, NULL, 0, NULL));
     printf("ok 5 - SIGTERM: the plugin unregistered before exiting\n");
     pb = start_plugin(QB);
     wait_registered(QB, NULL, id, sizeof id);
+    CHECK(fgets(line, sizeof line, w) && strstr(line, " removed ") && strstr(line, "queue " QA));
+    CHECK(fgets(line, sizeof line, w) && strstr(line, " added ") && strstr(line, "queue " QB));
+    CHECK_EQ(pclose(w), 0);
     uint64_t before = xsp_resolver_lookups(r);
     CHECK_EQ(attach(r, "mem://seed/vol-0", 1000, "t-replaced", &err), XSP_OK);
     CHECK_EQ(xsp_resolver_lookups(r), before + 1);
