@@ -246,8 +246,6 @@ static void registered(plugin_reg_t *self, const xsp_error_t *err, const xsp_reg
         self->attempts = 0;
         xsp_log(XSP_LOG_INFO, "registered with the registrar as %s (id %s; schemes %s; queue %s)",
                 self->name, res->id ? res->id : "?", sch, self->queue);
-        if (!self->watch_call && !self->watch_at)
-            send_watch(self);
         return;
     }
     if (err->code == XSP_E_PERMISSION_DENIED || err->code == XSP_E_INVALID_ARGUMENT) {
@@ -293,6 +291,11 @@ void plugin_reg_subscribed(plugin_reg_t *self)
     if (self->state == REG_SUPERSEDED)
         xsp_log(XSP_LOG_INFO, "new switch session: registering %s again", self->name);
     self->backoff_ms = BACKOFF_MIN_MS;
+    /* The watch goes first: the boot_id it learns belongs to the registrar that takes the
+       register sent after it (same queue, in order) or to an earlier one, so a restart after
+       the registration is always seen. */
+    if (!self->watch_call && !self->watch_at)
+        send_watch(self);
     send_register(self);
 }
 

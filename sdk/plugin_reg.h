@@ -13,7 +13,8 @@
         deadline (REGISTER_TIMEOUT_MS); then it is sent again after a backoff (1 s, doubling
         to 30 s).  A refusal (permission-denied, invalid-argument) is logged with the
         registrar's sentence and tried again every 60 s (the policy may change on SIGHUP).
-      - once registered, Registrar.watch is kept outstanding (WATCH_WAIT_MS long polls).
+      - Registrar.watch is kept outstanding (WATCH_WAIT_MS long polls), from just before the
+        first register on (so the registrar's boot_id is known before it registers us).
         A different boot_id means the registrar restarted: register again.  A `removed`
         event for our id (the registrar dropped us, e.g. after a policy change): register
         again after 1 s.  A `changed` event for our name with another queue: another

@@ -245,6 +245,48 @@ static int attach(xsp_resolver_t *r, const char *uri, uint32_t timeout_ms, const
     return rc;
 }
 
+/*  Asynchronous by-URI calls: the completion records what it got. */
+typedef struct {
+    bool done;
+    xsp_error_t err;
+    char path[64];
+    uint64_t call_id;
+} async_t;
+
+static void on_attached(xsp_client_t *c, uint64_t call_id, const xsp_error_t *err, xsp_backend_t *b,
+                        const xsp_error_reply_t *er, void *arg)
+{
+    async_t *a = arg;
+    (void) c;
+    (void) er;
+    CHECK(!a->done);
+    CHECK_EQ(call_id, a->call_id);
+    a->done = true;
+    a->err = *err;
+    if (err->code == XSP_OK && b->implementations.len > 1)
+        snprintf(a->path, sizeof a->path, "%s", b->implementations.val[1].u.block_device.path);
+}
+
+static int attach_async(xsp_resolver_t *r, const char *uri, uint32_t timeout_ms, const char *dbg,
+                        xsp_error_t *err)
+{
+    async_t a = { 0 };
+    xsp_call_opts_t o = { .timeout_ms = timeout_ms };
+    int rc = xsp_datapath_attach_by_uri_send(r, &o, dbg, uri, "5", on_attached, &a, &a.call_id, err);
+    if (rc != XSP_OK)
+        return rc;
+    long long end = xsp_test_now_ms() + WAIT_MS;
+    while (!a.done) {
+        CHECK_MSG(xsp_test_now_ms() < end, "asynchronous attach of %s never completed", uri);
+        xsp_client_wait(xsp_resolver_client(r), 50);
+    }
+    CHECK_EQ(xsp_resolver_pending(r), 0);
+    *err = a.err;
+    if (a.err.code == XSP_OK)
+        CHECK_STR(a.path, "/dev/mem/vol-0");
+    return a.err.code;
+}
+
 int main(int argc, char **argv)
 {
     bool use_xenstore = argc > 1 && strcmp(argv[1], "xenstore") == 0;
@@ -345,6 +387,17 @@ int main(int argc, char **argv)
     CHECK_STR(res.scheme, "file");
     xsp_resolve_result_dispose(&res);
     printf("ok 4 - unknown scheme: no-plugin-for-uri naming it; no scheme: invalid-argument\n");
+    xsp_resolver_t *ra = xsp_resolver_new(tc, NULL, &err);
+    CHECK(ra != NULL);
+    CHECK_EQ(attach_async(ra, "mem://seed/vol-0", 0, "t-async", &err), XSP_OK);
+    CHECK_EQ(attach_async(ra, "mem://seed/vol-0", 0, "t-async", &err), XSP_OK);
+    CHECK_EQ(xsp_resolver_lookups(ra), 1);
+    CHECK_EQ(trace_count("send", RQ, "t-async"), 1);
+    CHECK_EQ(attach_async(ra, "nope://x", 0, "t-async-err", &err), XSP_E_NO_PLUGIN_FOR_URI);
+    CHECK_MSG(strstr(err.msg, "nope"), "%s", err.msg);
+    CHECK_EQ(attach_async(ra, "mem://seed/nothing", 0, "t-async-err", &err), XSP_E_VOLUME_DOES_NOT_EXIST);
+    CHECK_EQ(attach_async(ra, "no-scheme", 0, "t-async-err", &err), XSP_E_INVALID_ARGUMENT);
+    printf("ok 4b - asynchronous by-URI calls: resolve once, then cache hits; errors as values\n");
 
     /* 3. SIGTERM: unregistered at once; a new instance on another queue takes over;
           `xsp watch-plugins` sees both */
@@ -367,7 +420,13 @@ int main(int argc, char **argv)
     CHECK_EQ(xsp_resolver_lookups(r), before + 1);
     CHECK_EQ(trace_count("send", QA, "t-replaced"), 1);
     CHECK_EQ(trace_count("send", QB, "t-replaced"), 1);
-    printf("ok 6 - replaced plugin: the stale queue expired, resolved again, one retry succeeded\n");
+    CHECK_EQ(attach_async(ra, "mem://seed/vol-0", 1000, "t-replaced-async", &err), XSP_OK);
+    CHECK_EQ(trace_count("send", QA, "t-replaced-async"), 1);
+    CHECK_EQ(trace_count("send", QB, "t-replaced-async"), 1);
+    CHECK_EQ(xsp_resolver_lookups(ra), 3);       /* first, nope, and the re-resolve */
+    xsp_resolver_destroy(&ra);
+    printf("ok 6 - replaced plugin: the stale queue expired, resolved again, one retry succeeded "
+           "(synchronous and asynchronous)\n");
 
     /* 4. SIGKILL: gone once the registrar sees no consumer */
     stop_pid(&pb, SIGKILL);

@@ -6,14 +6,16 @@ Owns: for every method whose first argument after the common ones is of the modu
 argument through libxsp's resolver (xsp/resolve.h) for the interface's plugin kind
 (Datapath -> datapath, SR and Volume -> volume, other interfaces -> any), calls the queue
 stub emit_client.py generates, and on an error xsp_resolver_retry() accepts resolves again
-and retries once.
+and retries once; and the asynchronous <base>_by_uri_send(resolver, opts, <args>, cb, arg,
+&call_id, &err) on xsp_resolver_send(), completing through the queue stub's typed callback.
 Never touches: the queue-addressed stubs (emit_client.py), encoding or types, the resolver's
 cache and retry rules (sdk/resolve.c).
 """
 
+from .emit_client import _fill_args
 from .model import Alias, Ref
 from .records import banner
-from .rpc import check_names, flat_args, method_names, ptr, result_ct, wrap_proto
+from .rpc import check_names, flat_args, method_names, ptr, result_ct, row, wrap_proto
 
 URI_ALIASES = ("uri", "sr")
 KINDS = {"Datapath": "XSP_PLUGIN_KIND_DATAPATH", "SR": "XSP_PLUGIN_KIND_VOLUME",
@@ -49,6 +51,14 @@ def _params(names, m, meth):
     return ps
 
 
+def _send_params(names, m, meth):
+    n = method_names(names, meth)
+    ps = ["xsp_resolver_t *resolver", "const xsp_call_opts_t *opts"]
+    ps += [a.cdecl for a in flat_args(names, m, meth)]
+    ps += ["%s *cb" % n["done_fn"], "void *arg", "uint64_t *call_id", "xsp_error_t *err"]
+    return ps
+
+
 def _guard(m):
     return ("%s_%s_BY_URI_H" % (m.prefix, m.name)).upper()
 
@@ -63,7 +73,12 @@ def emit_by_uri_h(names, m):
                    "      as xsp_datapath_attach() (xsp/%s_client.h), but the queue is the one the" % m.name,
                    "      registrar names for the URI's scheme (cached by the resolver); on an error",
                    "      xsp_resolver_retry() accepts (the plugin went away or was replaced) it",
-                   "      resolves again and retries once.  Returns err->code."])
+                   "      resolves again and retries once.  Returns err->code.",
+                   "  xsp_datapath_attach_by_uri_send(resolver, opts, dbg, uri, domain, cb, arg,",
+                   "                                  &call_id, &err)",
+                   "      the same without blocking (xsp_resolver_send): cb, the queue stub's typed",
+                   "      completion, runs exactly once inside xsp_client_process() of the",
+                   "      resolver's client, with call_id = the id stored in *call_id."])
     g = _guard(m)
     L += ["#ifndef " + g, "#define " + g, ""]
     if not meths:
@@ -74,6 +89,7 @@ def emit_by_uri_h(names, m):
     for meth in meths:
         L.append("/*  %s by URI (argument `%s`). */" % (meth.wire_name, uri_arg(m, meth).name))
         L += wrap_proto("int " + _name(names, meth), _params(names, m, meth))
+        L += wrap_proto("int " + _name(names, meth) + "_send", _send_params(names, m, meth))
     L += ["", "#ifdef __cplusplus", "}", "#endif", "#endif", ""]
     return "\n".join(L)
 
@@ -87,7 +103,8 @@ def emit_by_uri_c(names, m):
         L += ["", "/* this module has no method addressed by URI */",
               "typedef int %s_no_by_uri_;" % names.module_base(m), ""]
         return "\n".join(L)
-    L += ['#include "%s/%s_by_uri.h"' % (m.prefix, m.name), "", "#include <stdio.h>", "",
+    L += ['#include "%s/%s_by_uri.h"' % (m.prefix, m.name), "", "#include <stdio.h>",
+          "#include <string.h>", "",
           '#include "xsp/wire.h"', ""]
     for meth in meths:
         args = flat_args(names, m, meth)
@@ -116,4 +133,25 @@ def emit_by_uri_c(names, m):
               "            return rc_;",
               "    }",
               "}", ""]
+        # asynchronous: the trampoline calls the application's typed callback
+        n = method_names(names, meth)
+        tramp = _name(names, meth) + "_done_"
+        has_result = meth.result is not None
+        L += wrap_proto("static void " + tramp,
+                        ["xsp_client_t *client", "uint64_t call_id", "const xsp_error_t *err",
+                         "void *result", "const xsp_error_reply_t *error_reply",
+                         "void (*fn)(void)", "void *arg"], tail="")
+        L.append("{")
+        if not has_result:
+            L.append("    (void) result;")
+        L.append("    ((%s *) fn)(client, call_id, err, %serror_reply, arg);"
+                 % (n["done_fn"], "result, " if has_result else ""))
+        L += ["}", ""]
+        L += wrap_proto("int " + _name(names, meth) + "_send", _send_params(names, m, meth), tail="")
+        body, dbgx = _fill_args(names, m, meth)
+        L += ["{"] + body
+        L += wrap_proto("    return xsp_resolver_send", [
+            "resolver", uparam, kind, "opts", row(names, meth), dbgx, "&a",
+            "cb ? %s : NULL" % tramp, "(void (*)(void)) cb", "arg", "call_id", "err"])
+        L += ["}", ""]
     return "\n".join(L)

@@ -64,8 +64,8 @@
     and after each new session with a restarted switch.  While the registrar is absent the
     request waits in its queue (10 s), then is sent again with a backoff (1 s doubling to
     30 s); a refusal (permission-denied, invalid-argument) is logged with the registrar's
-    sentence and retried every 60 s (the policy may change).  Once registered, a
-    Registrar.watch long poll (5 s) is kept outstanding: a new boot_id means the registrar
+    sentence and retried every 60 s (the policy may change).  From just before the first
+    register on, a Registrar.watch long poll (5 s) is kept outstanding: a new boot_id means the registrar
     restarted (re-register), a `removed` event for our id means the registrar dropped us
     (re-register after 1 s), a `changed` event for our name from another queue means another
     instance replaced us (logged; we stop re-registering until the next switch session).

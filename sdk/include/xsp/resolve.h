@@ -21,9 +21,10 @@
     queue stub>, &result, &err) resolves that argument's scheme for the interface's kind
     (Datapath.* -> datapath, SR.* and Volume.* -> volume; cached), calls the plugin's
     queue synchronously, and when the call fails with an error xsp_resolver_retry() accepts,
-    resolves again and retries ONCE.  Only synchronous by-URI stubs exist; a toolstack on a
-    foreign event loop takes the queue from xsp_resolver_queue_kind() and calls the
-    generated _send stub itself (and xsp_resolver_retry() on failure).
+    resolves again and retries ONCE.  xsp_<iface>_<method>_by_uri_send(resolver, opts, dbg,
+    <args>, cb, arg, &call_id, &err) does the same without blocking, for a toolstack on a
+    foreign event loop (poll xsp_client_fd() of the resolver's client, call
+    xsp_client_process()); cb is the queue stub's typed completion (<base>_done_fn).
     Methods with no URI argument (Plugin.*, SR.probe/attach) take the queue from
     xsp_resolver_queue(r, "file:", ...) — a bare "scheme:" is a valid thing to resolve.
 
@@ -51,6 +52,7 @@
 #include "xsp/client.h"
 #include "xsp/error.h"
 #include "xsp/registrar.h"
+#include "xsp/stub.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -104,6 +106,23 @@ bool xsp_resolver_retryable(const xsp_error_t *err);
     by-URI stubs call it once per call. */
 bool xsp_resolver_retry(xsp_resolver_t *self, const char *uri, int kind, const char *dbg,
                         const char *queue_used, const xsp_error_t *err);
+
+/*  Asynchronous call of method mi by URI (the runtime of the generated _by_uri_send
+    stubs; args is the method's args struct, encoded before this returns): resolve uri for
+    kind (from the cache, else an asynchronous Registrar.resolve), send the request to the
+    plugin's queue, and on an error xsp_resolver_retry() would accept, resolve again and
+    send once more — all without blocking, inside xsp_client_process() of the resolver's
+    client.  done(client, call_id, err, result, error_reply, fn, arg) then runs exactly once
+    (as for xsp_stub_send), with call_id = *call_id (a resolver id, not a client call id).
+    Returns 0, or an error code without calling done (no scheme: invalid-argument; encode
+    error; out of memory).  A send that fails at once completes through done before this
+    returns.  Calls in progress are dropped without callbacks by xsp_resolver_destroy. */
+int xsp_resolver_send(xsp_resolver_t *self, const char *uri, int kind, const xsp_call_opts_t *opts,
+                      const xsp_method_info_t *mi, const char *dbg, const void *args,
+                      xsp_stub_done_fn *done, void (*fn)(void), void *arg, uint64_t *call_id,
+                      xsp_error_t *err);
+/*  Asynchronous by-URI calls in progress. */
+size_t xsp_resolver_pending(const xsp_resolver_t *self);
 
 /*  How many Registrar.resolve calls this resolver made (cache misses), for diagnostics. */
 uint64_t xsp_resolver_lookups(const xsp_resolver_t *self);
