@@ -40,6 +40,7 @@ typedef struct {
     /* the record (malloc'd strings, NULL when absent) */
     char *uri, *plugin, *queue, *domain, *loop, *loop_file;
     stage_t stage;
+    bool plugin_unreachable;    /* a forward call timed out or the plugin died: undo skips it */
 } ctx_t;
 
 /* ================================================================ helpers */
@@ -224,6 +225,7 @@ static void undo(ctx_t *c, const char *queue, undo_t *u)
 
     memset(u, 0, sizeof *u);
     u->all = true;
+    u->plugin_gone = c->plugin_unreachable;
     if (c->stage >= ST_OPEN) {
         if (connect_switch(c, false, &err) != XSP_OK) {
             bx_log(LOG_WARNING, "cannot reach the xsp switch to undo %s: %s", S(c->uri), err.msg);
@@ -275,7 +277,7 @@ static int fail(ctx_t *c, const char *fmt, ...)
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
     snprintf(sentence, sizeof sentence, "block-xsp could not attach %s for domain %s (%s): %s.",
-             c->uri ? c->uri : "(no URI)", c->domain ? c->domain : "?", bx_xenbus_path(c->run->xb), what);
+             c->uri && *c->uri ? c->uri : "(no URI)", c->domain ? c->domain : "?", bx_xenbus_path(c->run->xb), what);
     if (c->stage != ST_NONE || c->loop) {
         undo(c, c->queue, &u);
         if (u.done[0])
@@ -313,6 +315,12 @@ static int add(ctx_t *c)
     bool ro;
     int rc;
 
+    if (bx_xenbus_frontend(xb, &fe, why, sizeof why) != 0)
+        return fail(c, "%s", why);
+    if (asprintf(&c->domain, "%u", fe) < 0) {
+        c->domain = NULL;
+        return fail(c, "out of memory");
+    }
     c->uri = bx_xenbus_read(xb, "params");
     if (!c->uri || !*c->uri)
         return fail(c, "%s/params is empty or missing: the disk spec needs target=<URI>, e.g. "
@@ -320,12 +328,6 @@ static int add(ctx_t *c)
     mode = bx_xenbus_read(xb, "mode");
     ro = mode && mode[0] == 'r';
     free(mode);
-    if (bx_xenbus_frontend(xb, &fe, why, sizeof why) != 0)
-        return fail(c, "%s", why);
-    if (asprintf(&c->domain, "%u", fe) < 0) {
-        c->domain = NULL;
-        return fail(c, "out of memory");
-    }
     own = bx_xenbus_own_domid(xb);
     if (strchr(c->uri, ':') == NULL)
         return fail(c, "'%s' is not a URI (scheme:...): block-xsp serves disks whose target= is a "
@@ -355,8 +357,10 @@ static int add(ctx_t *c)
     /* open */
     if (!call_opts(c, true, &o))
         return fail(c, "%s: out of time before Datapath.open", pd);
-    if (xsp_datapath_open(c->client, c->queue, &o, c->dbg, c->uri, true, &err) != XSP_OK)
+    if (xsp_datapath_open(c->client, c->queue, &o, c->dbg, c->uri, true, &err) != XSP_OK) {
+        c->plugin_unreachable = unreachable(err.code);
         return fail(c, "%s: Datapath.open failed: %s: %s", pd, xsp_code_name(err.code), err.msg);
+    }
 
     /* attach */
     if (set_stage(c, ST_ATTACH))
@@ -364,8 +368,10 @@ static int add(ctx_t *c)
     if (!call_opts(c, true, &o))
         return fail(c, "%s: out of time before Datapath.attach", pd);
     xsp_backend_init(&backend);
-    if (xsp_datapath_attach(c->client, c->queue, &o, c->dbg, c->uri, c->domain, &backend, &err) != XSP_OK)
+    if (xsp_datapath_attach(c->client, c->queue, &o, c->dbg, c->uri, c->domain, &backend, &err) != XSP_OK) {
+        c->plugin_unreachable = unreachable(err.code);
         return fail(c, "%s: Datapath.attach failed: %s: %s", pd, xsp_code_name(err.code), err.msg);
+    }
     if (backend.domain.domid != own) {
         rc = fail(c, "%s serves the backend from domain %u, but libxl runs this disk's backend in "
                   "domain %u: give the disk spec backend=<domain %u's name> (with `xl devd` running "
@@ -427,8 +433,10 @@ static int add(ctx_t *c)
         return fail(c, "cannot write %s/%s: %s", bx_xenbus_path(xb), REC_STAGE, strerror(errno));
     if (!call_opts(c, true, &o))
         return fail(c, "%s: out of time before Datapath.activate", pd);
-    if (xsp_datapath_activate(c->client, c->queue, &o, c->dbg, c->uri, c->domain, &err) != XSP_OK)
+    if (xsp_datapath_activate(c->client, c->queue, &o, c->dbg, c->uri, c->domain, &err) != XSP_OK) {
+        c->plugin_unreachable = unreachable(err.code);
         return fail(c, "%s: Datapath.activate failed: %s: %s", pd, xsp_code_name(err.code), err.msg);
+    }
 
     if (set_stage(c, ST_CONNECTED) || bx_xenbus_connected(xb, maj, min, devcopy) != 0)
         return fail(c, "cannot write physical-device under %s: %s", bx_xenbus_path(xb), strerror(errno));
