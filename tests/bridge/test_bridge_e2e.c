@@ -21,7 +21,9 @@
       5  plugin restarted between add and remove: remove still undoes (no loop device);
       6  plugin gone at remove: remove exits 0 and leaves no loop device, and logs it;
       7  plugin not running at add: hotplug-error + error status, nothing attached;
-      8  block-xsp outside libxl (no XENBUS_PATH) exits 1 with a sentence; bad usage exits 2.
+      8  block-xsp outside libxl (no XENBUS_PATH) exits 1 with a sentence; bad usage exits 2;
+      9  a plugin whose backend runs in another domain than libxl's backend=: a hotplug-error
+         saying which backend= to use; attach undone.
 
     Needs root and /dev/loop-control: without them it FAILS (it never skips).
     Owns: its temporary directory and every process it starts (killed at exit).
@@ -121,7 +123,7 @@ static xsp_client_t *client(void)
 
 /*  Start the plugin and register it (the registrar's plugin-side registration at startup is
     another issue's; until then the test announces the plugin, as a plugin would). */
-static void start_plugin(void)
+static void start_plugin(const char *domid)
 {
     char bin[512];
     xsp_registration_request_t q;
@@ -131,7 +133,7 @@ static void start_plugin(void)
 
     xsp_test_bin("xsp-test-plugin", bin, sizeof bin);
     const char *argv[] = { bin, "--switch", sw.endpoint, "--queue", QUEUE, "--seed-volumes", "3",
-                           "--image-dir", imgdir, "--log-level", "warn", NULL };
+                           "--image-dir", imgdir, "--log-level", "warn", "--domain", domid, NULL };
     plugin_pid = spawn(argv);
 
     xsp_registration_request_init(&q);
@@ -388,7 +390,7 @@ int main(void)
     CHECK(xs_write(xs, XBT_NULL, "/local/domain/0/domid", "0", 1));     /* as xen-init-dom0 */
     CHECK(xsp_test_switch_start(&sw, "--heartbeat-ms", "200", NULL) == 0);
     start_registrar();
-    start_plugin();
+    start_plugin("0");
     printf("ok 0 - xenstored, switch, registrar, plugin (%s on %s) up\n", PLUGIN_NAME, QUEUE);
 
     /* 1. add, check, remove */
@@ -454,7 +456,7 @@ int main(void)
     /* 5. the plugin restarts between add and remove */
     add_ok(8, DEVID_XVDA, "xvda", "mem://seed/vol-2", "vol-2", dev, sizeof dev);
     kill_child(&plugin_pid);
-    start_plugin();
+    start_plugin("0");
     CHECK_EQ(block_xsp("remove", 8, DEVID_XVDA, NULL), 0);
     image(img, sizeof img, "vol-2");
     CHECK_EQ(loops_over(img, NULL, 0), 0);
@@ -483,6 +485,18 @@ int main(void)
     CHECK_EQ(block_xsp("remove", 10, DEVID_XVDA, "1500"), 0);
     no_record(10, DEVID_XVDA);
     libxl_disk_destroy(10, DEVID_XVDA);
+
+    /* 9. the plugin serves its backends from another domain than libxl's backend= */
+    start_plugin("3");
+    libxl_disk_add(11, DEVID_XVDA, "xvda", "mem://seed/vol-0");
+    CHECK_EQ(block_xsp("add", 11, DEVID_XVDA, NULL), 1);
+    errs[0] = "mem://seed/vol-0", errs[1] = "from domain 3", errs[2] = "backend=",
+    errs[3] = "Undone: detach, close", errs[4] = NULL;
+    expect_error(11, DEVID_XVDA, errs);
+    CHECK_EQ(loops_over(img, NULL, 0), 0);
+    no_record(11, DEVID_XVDA);
+    printf("ok 9 - backend domain mismatch: %s\n", be(11, DEVID_XVDA, "hotplug-error"));
+    libxl_disk_destroy(11, DEVID_XVDA);
 
     /* 8. outside libxl */
     {
