@@ -25,6 +25,11 @@
       9  a plugin whose backend runs in another domain than libxl's backend=: a hotplug-error
          saying which backend= to use; attach undone.
 
+    `test_bridge_e2e file` (ctest bridge_e2e_file) runs the same with xsp-plugin-file: an SR
+    in the temp dir, three volumes, file:// URIs; the plugin makes and owns the loop devices
+    (block_device), so checks 1, 2, 6 see ITS loop devices come and go.  Checks 5 and 9 need
+    the test plugin's options and are skipped there.
+
     Needs root and /dev/loop-control: without them it FAILS (it never skips).
     Owns: its temporary directory and every process it starts (killed at exit).
 */
@@ -48,10 +53,15 @@
 #include "xs_fixture.h"
 #include "xsp/client.h"
 #include "xsp/registrar_client.h"
+#include "xsp/storage_client.h"
 #include "xsp_test.h"
 
-#define QUEUE "org.xen.xsp.storage.test"
-#define PLUGIN_NAME "xsp-test-plugin"
+/*  Which plugin serves the disks: xsp-test-plugin (default) or xsp-plugin-file (argv[1] =
+    "file", built when the file plugin is in the tree). */
+static bool use_file;
+static const char *QUEUE = "org.xen.xsp.storage.test", *PLUGIN_NAME = "xsp-test-plugin",
+                  *SCHEME = "mem";
+static char uris[3][600], images[3][600];   /* the volumes used, and their data files */
 #define DEVID_XVDA 51712u       /* (202 << 8) | 0: xvda */
 #define DEVID_XVDB 51728u       /* xvdb */
 
@@ -131,17 +141,40 @@ static void start_plugin(const char *domid)
     xsp_error_t err = { 0 };
     long long t0;
 
-    xsp_test_bin("xsp-test-plugin", bin, sizeof bin);
-    const char *argv[] = { bin, "--switch", sw.endpoint, "--queue", QUEUE, "--seed-volumes", "3",
-                           "--image-dir", imgdir, "--log-level", "warn", "--domain", domid, NULL };
-    plugin_pid = spawn(argv);
+    if (use_file) {
+        char state[600];
+        snprintf(state, sizeof state, "%s/file-state", dir);
+        xsp_test_bin("xsp-plugin-file", bin, sizeof bin);
+        const char *argv[] = { bin, "--switch", sw.endpoint, "--state-dir", state, "--log-level", "warn",
+                               "--domain", domid, NULL };
+        plugin_pid = spawn(argv);
+        /* a plugin that registers itself at start (xsp_plugin_main) needs no help */
+        t0 = xsp_test_now_ms();
+        while (xsp_test_now_ms() - t0 < 2000) {
+            xsp_client_t *c = client();
+            xsp_resolve_result_t r;
+            xsp_call_opts_t o = { .timeout_ms = 500 };
+            xsp_resolve_result_init(&r);
+            xsp_registrar_resolve(c, "org.xen.xsp.registrar", &o, "bridge-test", "file:", NULL, &r, &err);
+            xsp_resolve_result_dispose(&r);
+            xsp_client_destroy(&c);
+            if (err.code == XSP_OK)
+                return;
+            usleep(100 * 1000);
+        }
+    } else {
+        xsp_test_bin("xsp-test-plugin", bin, sizeof bin);
+        const char *argv[] = { bin, "--switch", sw.endpoint, "--queue", QUEUE, "--seed-volumes", "3",
+                               "--image-dir", imgdir, "--log-level", "warn", "--domain", domid, NULL };
+        plugin_pid = spawn(argv);
+    }
 
     xsp_registration_request_init(&q);
     q.name = strdup(PLUGIN_NAME);
     q.version = strdup("1.0");
     q.api_version = strdup("1.0");
     *xsp_plugin_kind_list_add(&q.kinds) = XSP_PLUGIN_KIND_DATAPATH;
-    xsp_string_list_append(&q.schemes, "mem");
+    xsp_string_list_append(&q.schemes, SCHEME);
     xsp_string_list_append(&q.queues, QUEUE);
     q.backend_policy.kind = XSP_BACKEND_POLICY_KIND_OWN_DOMAIN;
     /* the registrar may still be starting: retry for a while */
@@ -329,9 +362,41 @@ static int loops_over(const char *file, char *dev, size_t cap)
     return n;
 }
 
-static void image(char *buf, size_t cap, const char *key)
+/*  The volumes: the test plugin's seeded mem://seed/vol-N (data in imgdir), or three
+    volumes the file plugin creates in an SR of its own. */
+static void make_volumes(void)
 {
-    snprintf(buf, cap, "%s/%s.img", imgdir, key);
+    if (!use_file) {
+        for (int i = 0; i < 3; i++) {
+            snprintf(uris[i], sizeof uris[i], "mem://seed/vol-%d", i);
+            snprintf(images[i], sizeof images[i], "%s/vol-%d.img", imgdir, i);
+        }
+        return;
+    }
+    xsp_client_t *c = client();
+    xsp_error_t err = { 0 };
+    xsp_string_map_t conf = { 0, NULL }, created = { 0, NULL };
+    char sr_uri[600], *sr = NULL;
+    snprintf(sr_uri, sizeof sr_uri, "file://%s/sr1", dir);
+    xsp_sr_create(c, QUEUE, NULL, "bridge-test", sr_uri, "sr1", "bridge test SR", NULL, NULL, &created, &err);
+    CHECK_CODE(err, XSP_OK);
+    CHECK(xsp_string_map_set(&conf, "uri", sr_uri) == 0);
+    xsp_sr_attach(c, QUEUE, NULL, "bridge-test", &conf, &sr, &err);
+    CHECK_CODE(err, XSP_OK);
+    for (int i = 0; i < 3; i++) {
+        xsp_volume_t v;
+        xsp_volume_init(&v);
+        xsp_volume_create(c, QUEUE, NULL, "bridge-test", sr, "disk", "", 1u << 20, false, &v, &err);
+        CHECK_CODE(err, XSP_OK);
+        CHECK(v.uri.len >= 1 && strncmp(v.uri.val[0], "file://", 7) == 0);
+        snprintf(uris[i], sizeof uris[i], "%s", v.uri.val[0]);
+        snprintf(images[i], sizeof images[i], "%s", v.uri.val[0] + 7);
+        xsp_volume_dispose(&v);
+    }
+    free(sr);
+    xsp_string_map_dispose(&conf);
+    xsp_string_map_dispose(&created);
+    xsp_client_destroy(&c);
 }
 
 /*  Everything block-xsp keeps under the backend is gone. */
@@ -354,28 +419,33 @@ static void expect_error(unsigned fe, unsigned devid, const char *const *needles
 }
 
 /*  add for (fe, xvda) of uri succeeds; returns the loop device in dev. */
-static void add_ok(unsigned fe, unsigned devid, const char *vdev, const char *uri, const char *key,
-                   char *dev, size_t cap)
+static void add_ok(unsigned fe, unsigned devid, const char *vdev, int vol, char *dev, size_t cap)
 {
-    char img[600], want[32];
+    char want[32];
     struct stat st;
-    libxl_disk_add(fe, devid, vdev, uri);
+    libxl_disk_add(fe, devid, vdev, uris[vol]);
     CHECK_EQ(block_xsp("add", fe, devid, NULL), 0);
     CHECK_STR(be(fe, devid, "hotplug-status"), "connected");
-    image(img, sizeof img, key);
-    CHECK_EQ(loops_over(img, dev, cap), 1);
+    CHECK_EQ(loops_over(images[vol], dev, cap), 1);
     CHECK(stat(dev, &st) == 0 && S_ISBLK(st.st_mode));
     snprintf(want, sizeof want, "%x:%x", major(st.st_rdev), minor(st.st_rdev));
     CHECK_STR(be(fe, devid, "physical-device"), want);
     CHECK_STR(be(fe, devid, "physical-device-path"), dev);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    char dev[64], dev2[64], img[600], why[2048], rundir[400];
+    char dev[64], dev2[64], why[2048], rundir[400];
+    const char *img;
     const char *errs[8];
 
     setvbuf(stdout, NULL, _IONBF, 0);
+    use_file = argc > 1 && strcmp(argv[1], "file") == 0;
+    if (use_file) {
+        QUEUE = "org.xen.xsp.storage.file";
+        PLUGIN_NAME = "xsp-plugin-file";
+        SCHEME = "file";
+    }
     CHECK_MSG(geteuid() == 0, "bridge_e2e needs root (real loop devices)");
     CHECK_MSG(access("/dev/loop-control", R_OK | W_OK) == 0,
               "/dev/loop-control is missing (%s): bridge_e2e needs real loop devices (modprobe loop)",
@@ -391,11 +461,12 @@ int main(void)
     CHECK(xsp_test_switch_start(&sw, "--heartbeat-ms", "200", NULL) == 0);
     start_registrar();
     start_plugin("0");
+    make_volumes();
     printf("ok 0 - xenstored, switch, registrar, plugin (%s on %s) up\n", PLUGIN_NAME, QUEUE);
 
     /* 1. add, check, remove */
-    add_ok(5, DEVID_XVDA, "xvda", "mem://seed/vol-0", "vol-0", dev, sizeof dev);
-    CHECK_STR(be(5, DEVID_XVDA, "xsp-uri"), "mem://seed/vol-0");
+    add_ok(5, DEVID_XVDA, "xvda", 0, dev, sizeof dev);
+    CHECK_STR(be(5, DEVID_XVDA, "xsp-uri"), uris[0]);
     CHECK_STR(be(5, DEVID_XVDA, "xsp-plugin"), PLUGIN_NAME);
     CHECK_STR(be(5, DEVID_XVDA, "xsp-queue"), QUEUE);
     CHECK_STR(be(5, DEVID_XVDA, "xsp-domain"), "5");
@@ -403,20 +474,20 @@ int main(void)
     CHECK_STR(be(5, DEVID_XVDA, "xsp-loop"), dev);
     printf("ok 1a - add: connected, physical-device %s = %s\n", be(5, DEVID_XVDA, "physical-device"), dev);
     CHECK_EQ(block_xsp("remove", 5, DEVID_XVDA, NULL), 0);
-    image(img, sizeof img, "vol-0");
+    img = images[0];
     CHECK_EQ(loops_over(img, NULL, 0), 0);
     no_record(5, DEVID_XVDA);
     libxl_disk_destroy(5, DEVID_XVDA);
     printf("ok 1b - remove: no loop device over %s, no record\n", img);
 
     /* 2. active elsewhere */
-    add_ok(5, DEVID_XVDB, "xvdb", "mem://seed/vol-1", "vol-1", dev, sizeof dev);
-    libxl_disk_add(6, DEVID_XVDA, "xvda", "mem://seed/vol-1");
+    add_ok(5, DEVID_XVDB, "xvdb", 1, dev, sizeof dev);
+    libxl_disk_add(6, DEVID_XVDA, "xvda", uris[1]);
     CHECK_EQ(block_xsp("add", 6, DEVID_XVDA, NULL), 1);
-    errs[0] = "mem://seed/vol-1", errs[1] = PLUGIN_NAME, errs[2] = "activated-on-another-host",
+    errs[0] = uris[1], errs[1] = PLUGIN_NAME, errs[2] = "activated-on-another-host",
     errs[3] = "Datapath.activate", errs[4] = "Undone:", errs[5] = NULL;
     expect_error(6, DEVID_XVDA, errs);
-    image(img, sizeof img, "vol-1");
+    img = images[1];
     CHECK_EQ(loops_over(img, dev2, sizeof dev2), 1);
     CHECK_STR(dev2, dev);                                /* only domain 5's */
     no_record(6, DEVID_XVDA);
@@ -454,21 +525,23 @@ int main(void)
     printf("ok 4 - a target that is no URI, and an empty one, are refused with a sentence\n");
 
     /* 5. the plugin restarts between add and remove */
-    add_ok(8, DEVID_XVDA, "xvda", "mem://seed/vol-2", "vol-2", dev, sizeof dev);
-    kill_child(&plugin_pid);
-    start_plugin("0");
-    CHECK_EQ(block_xsp("remove", 8, DEVID_XVDA, NULL), 0);
-    image(img, sizeof img, "vol-2");
-    CHECK_EQ(loops_over(img, NULL, 0), 0);
-    no_record(8, DEVID_XVDA);
-    libxl_disk_destroy(8, DEVID_XVDA);
-    printf("ok 5 - remove after a plugin restart: undone, no loop device\n");
+    if (!use_file) {
+        add_ok(8, DEVID_XVDA, "xvda", 2, dev, sizeof dev);
+        kill_child(&plugin_pid);
+        start_plugin("0");
+        CHECK_EQ(block_xsp("remove", 8, DEVID_XVDA, NULL), 0);
+        img = images[2];
+        CHECK_EQ(loops_over(img, NULL, 0), 0);
+        no_record(8, DEVID_XVDA);
+        libxl_disk_destroy(8, DEVID_XVDA);
+        printf("ok 5 - remove after a plugin restart: undone, no loop device\n");
+    }
 
     /* 6. the plugin is gone at remove */
-    add_ok(9, DEVID_XVDA, "xvda", "mem://seed/vol-0", "vol-0", dev, sizeof dev);
+    add_ok(9, DEVID_XVDA, "xvda", 0, dev, sizeof dev);
     kill_child(&plugin_pid);
     CHECK_EQ(block_xsp("remove", 9, DEVID_XVDA, "1500"), 0);
-    image(img, sizeof img, "vol-0");
+    img = images[0];
     CHECK_EQ(loops_over(img, NULL, 0), 0);
     no_record(9, DEVID_XVDA);
     libxl_disk_destroy(9, DEVID_XVDA);
@@ -476,9 +549,9 @@ int main(void)
 
     /* 7. the plugin is not running at add (the registrar may still list it for a moment:
        then the call times out; either way the disk fails cleanly) */
-    libxl_disk_add(10, DEVID_XVDA, "xvda", "mem://seed/vol-0");
+    libxl_disk_add(10, DEVID_XVDA, "xvda", uris[0]);
     CHECK_EQ(block_xsp("add", 10, DEVID_XVDA, "1500"), 1);
-    errs[0] = "mem://seed/vol-0", errs[1] = NULL;
+    errs[0] = uris[0], errs[1] = NULL;
     expect_error(10, DEVID_XVDA, errs);
     CHECK_EQ(loops_over(img, NULL, 0), 0);
     printf("ok 7 - add with no plugin running: %s\n", be(10, DEVID_XVDA, "hotplug-error"));
@@ -487,16 +560,18 @@ int main(void)
     libxl_disk_destroy(10, DEVID_XVDA);
 
     /* 9. the plugin serves its backends from another domain than libxl's backend= */
-    start_plugin("3");
-    libxl_disk_add(11, DEVID_XVDA, "xvda", "mem://seed/vol-0");
-    CHECK_EQ(block_xsp("add", 11, DEVID_XVDA, NULL), 1);
-    errs[0] = "mem://seed/vol-0", errs[1] = "from domain 3", errs[2] = "backend=",
-    errs[3] = "Undone: detach, close", errs[4] = NULL;
-    expect_error(11, DEVID_XVDA, errs);
-    CHECK_EQ(loops_over(img, NULL, 0), 0);
-    no_record(11, DEVID_XVDA);
-    printf("ok 9 - backend domain mismatch: %s\n", be(11, DEVID_XVDA, "hotplug-error"));
-    libxl_disk_destroy(11, DEVID_XVDA);
+    if (!use_file) {
+        start_plugin("3");
+        libxl_disk_add(11, DEVID_XVDA, "xvda", uris[0]);
+        CHECK_EQ(block_xsp("add", 11, DEVID_XVDA, NULL), 1);
+        errs[0] = uris[0], errs[1] = "from domain 3", errs[2] = "backend=",
+        errs[3] = "Undone: detach, close", errs[4] = NULL;
+        expect_error(11, DEVID_XVDA, errs);
+        CHECK_EQ(loops_over(img, NULL, 0), 0);
+        no_record(11, DEVID_XVDA);
+        printf("ok 9 - backend domain mismatch: %s\n", be(11, DEVID_XVDA, "hotplug-error"));
+        libxl_disk_destroy(11, DEVID_XVDA);
+    }
 
     /* 8. outside libxl */
     {
