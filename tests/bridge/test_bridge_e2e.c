@@ -471,7 +471,9 @@ int main(int argc, char **argv)
     CHECK_STR(be(5, DEVID_XVDA, "xsp-queue"), QUEUE);
     CHECK_STR(be(5, DEVID_XVDA, "xsp-domain"), "5");
     CHECK_STR(be(5, DEVID_XVDA, "xsp-stage"), "connected");
-    CHECK_STR(be(5, DEVID_XVDA, "xsp-loop"), dev);
+    /* the test plugin offers a file: block-xsp made the loop device and recorded it; the
+       file plugin offers its own loop device (block_device): nothing for block-xsp to undo */
+    CHECK_STR(be(5, DEVID_XVDA, "xsp-loop"), use_file ? "" : dev);
     printf("ok 1a - add: connected, physical-device %s = %s\n", be(5, DEVID_XVDA, "physical-device"), dev);
     CHECK_EQ(block_xsp("remove", 5, DEVID_XVDA, NULL), 0);
     img = images[0];
