@@ -12,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "blockdev.h"
+#include "lock.h"
 #include "log.h"
 #include "loop.h"
 #include "route.h"
@@ -254,8 +256,15 @@ static void undo(ctx_t *c, const char *queue, undo_t *u)
     undo_loop(c, u);
     if (c->stage >= ST_ATTACH)
         undo_call(c, u, "detach", queue);
-    if (c->stage >= ST_OPEN)
-        undo_call(c, u, "close", queue);
+    if (c->stage >= ST_OPEN) {
+        char other[600];
+        if (bx_xenbus_other_user(c->run->xb, S(c->uri), other, sizeof other)) {
+            bx_log(LOG_INFO, "%s is still used by %s: not closed", S(c->uri), other);
+            append(u->done, sizeof u->done, "%s(close left to %s)", u->done[0] ? ", " : "", other);
+        } else {
+            undo_call(c, u, "close", queue);
+        }
+    }
     if (u->left[0])
         bx_log(LOG_WARNING, "NOT undone for %s (plugin %s, domain %s): %s; the plugin keeps that state "
                "until someone calls `xsp datapath deactivate|detach|close` for it", S(c->uri),
@@ -451,7 +460,15 @@ int bx_steps_add(bx_run_t *run)
     undo_t u;
     int rc;
 
+    char why[512];
+    int lock;
+
     snprintf(c.dbg, sizeof c.dbg, "block-xsp add %s", bx_xenbus_path(run->xb));
+    lock = bx_lock_take(bx_budget_left(&run->budget, true), why, sizeof why);
+    if (lock < 0) {
+        bx_xenbus_fail(run->xb, why);
+        return 1;
+    }
     record_load(&c);
     if (c.stage != ST_NONE || c.loop) {
         bx_log(LOG_WARNING, "a record of an earlier add (stage %s, %s) is here: undoing it first",
@@ -463,6 +480,7 @@ int bx_steps_add(bx_run_t *run)
     rc = add(&c);
     record_free(&c);
     xsp_client_destroy(&c.client);
+    close(lock);
     return rc;
 }
 
@@ -473,12 +491,20 @@ int bx_steps_remove(bx_run_t *run)
     ctx_t c = { .run = run };
     undo_t u;
 
+    char why[512];
+    int lock;
+
     snprintf(c.dbg, sizeof c.dbg, "block-xsp remove %s", bx_xenbus_path(run->xb));
+    lock = bx_lock_take(bx_budget_left(&run->budget, true), why, sizeof why);
+    if (lock < 0)
+        bx_log(LOG_WARNING, "%s; removing without it", why);
     record_load(&c);
     if (c.stage == ST_NONE && !c.loop) {
         bx_log(LOG_INFO, "no block-xsp record under %s: nothing to undo", bx_xenbus_path(run->xb));
         record_clear(&c);
         record_free(&c);
+        if (lock >= 0)
+            close(lock);
         return 0;
     }
     undo(&c, NULL, &u);
@@ -487,5 +513,7 @@ int bx_steps_remove(bx_run_t *run)
     record_clear(&c);
     record_free(&c);
     xsp_client_destroy(&c.client);
+    if (lock >= 0)
+        close(lock);
     return 0;
 }

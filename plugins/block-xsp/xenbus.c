@@ -209,3 +209,42 @@ void bx_xenbus_fail(bx_xenbus_t *self, const char *sentence)
     bx_xenbus_write(self, "hotplug-error", sentence);
     bx_xenbus_write(self, "hotplug-status", "error");
 }
+
+int bx_xenbus_other_user(bx_xenbus_t *self, const char *uri, char *other, size_t cap)
+{
+    /* the type directory: XENBUS_PATH without its last two elements (<fe>/<devid>) */
+    char base[512], p[1024];
+    char **fes, **devs, *v;
+    unsigned nfe = 0, ndev = 0;
+    int found = 0;
+
+    snprintf(base, sizeof base, "%s", self->path);
+    for (int i = 0; i < 2; i++) {
+        char *slash = strrchr(base, '/');
+        if (!slash)
+            return 0;
+        *slash = '\0';
+    }
+    fes = xs_directory(self->xs, XBT_NULL, base, &nfe);
+    for (unsigned i = 0; fes && i < nfe && !found; i++) {
+        snprintf(p, sizeof p, "%s/%s", base, fes[i]);
+        devs = xs_directory(self->xs, XBT_NULL, p, &ndev);
+        for (unsigned j = 0; devs && j < ndev && !found; j++) {
+            unsigned len;
+            snprintf(p, sizeof p, "%s/%s/%s", base, fes[i], devs[j]);
+            if (strcmp(p, self->path) == 0)
+                continue;
+            snprintf(p, sizeof p, "%s/%s/%s/xsp-uri", base, fes[i], devs[j]);
+            v = xs_read(self->xs, XBT_NULL, p, &len);
+            if (v && strcmp(v, uri) == 0) {
+                found = 1;
+                if (other)
+                    snprintf(other, cap, "%s/%s/%s", base, fes[i], devs[j]);
+            }
+            free(v);
+        }
+        free(devs);
+    }
+    free(fes);
+    return found;
+}

@@ -48,6 +48,11 @@ char *bx_xenbus_read(bx_xenbus_t *self, const char *node);
 int bx_xenbus_write(bx_xenbus_t *self, const char *node, const char *value);
 int bx_xenbus_rm(bx_xenbus_t *self, const char *node);
 
+/*  Another backend of this domain (same XENBUS_BASE_PATH and type) whose xsp-uri is uri:
+    its path into other (may be NULL) and 1; 0 when none.  Datapath.close is per URI, not
+    per domain: it is only called after the last user on this host is gone. */
+int bx_xenbus_other_user(bx_xenbus_t *self, const char *uri, char *other, size_t cap);
+
 /*  The hotplug outcome, as libxl waits for it: physical-device, physical-device-path, then
     hotplug-status = connected (last: libxl reads the others once it sees it).  -1 on a
     xenstore failure (the caller reports it with bx_xenbus_fail). */
