@@ -452,8 +452,8 @@ int fp_datapath_attach(void *ctx, xsp_storage_call_t *call, const xsp_datapath_a
     impl[2].u.file.path = path;
     xsp_backend_t b;
     xsp_backend_init(&b);
-    b.domain.domid = xsp_plugin_domid(G.plugin);
-    b.domain.source = XSP_BACKEND_DOMAIN_SOURCE_PLUGIN_DOMAIN;
+    b.domain.domid = G.backend_domid;
+    b.domain.source = G.backend_source;
     b.implementations = (xsp_implementation_list_t) { 3, impl };
     rc = xsp_datapath_attach_reply(call, &b);   /* b only borrows */
     xsp_volume_dispose(&v);

@@ -24,6 +24,8 @@ typedef struct {
     pthread_mutex_t mu;
     char state_dir[FP_PATH_MAX];    /* --state-dir (created at init) */
     xsp_plugin_t *plugin;           /* from init to fini */
+    uint32_t backend_domid;         /* what Datapath.attach answers (--backend-domain policy) */
+    xsp_backend_domain_source_t backend_source;
 } fp_t;
 
 extern fp_t G;

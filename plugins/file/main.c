@@ -9,6 +9,9 @@
     Options (besides the common ones of xsp/plugin.h):
         --state-dir DIR   where the list of attached SRs is kept across restarts
                           (default RUN_DIR/plugin-file, RUN_DIR per xsp/endpoint.h)
+    --backend-domain (common option) decides the backend domain Datapath.attach answers:
+    own (default: the --domain the plugin runs in, source plugin_domain) or a domid (source
+    fixed); on-demand is refused at start (exit status 1): this plugin starts no domains.
     Handlers block on disk I/O, so they run on worker threads (default --workers 2) and
     take the plugin's one lock (fp.h).
 */
@@ -128,10 +131,36 @@ static int mkdirs(const char *path)
     }
 }
 
+/*  The backend domain Datapath.attach answers, from the --backend-domain policy: own (the
+    plugin's --domain, source plugin_domain) or a domid (source fixed).  on-demand is
+    refused: this plugin starts no domains. */
+static int backend_policy(xsp_plugin_t *plugin)
+{
+    const char *bd = xsp_plugin_backend_domain(plugin);
+    G.backend_domid = xsp_plugin_domid(plugin);
+    G.backend_source = XSP_BACKEND_DOMAIN_SOURCE_PLUGIN_DOMAIN;
+    if (!bd || strcmp(bd, "own") == 0)
+        return 0;
+    if (strcmp(bd, "on-demand") == 0) {
+        xsp_log(XSP_LOG_ERR, "--backend-domain on-demand: xsp-plugin-file starts no domains; use own "
+                "(default) or a domid");
+        return -1;
+    }
+    G.backend_domid = (uint32_t) strtoul(bd, NULL, 10);
+    G.backend_source = XSP_BACKEND_DOMAIN_SOURCE_FIXED;
+    if (G.backend_domid != xsp_plugin_domid(plugin))
+        xsp_log(XSP_LOG_WARN, "--backend-domain %s: attach answers domain %u, but the loop devices are "
+                "made in the plugin's own domain %u: only the qdisk/file implementations may reach them "
+                "from there", bd, G.backend_domid, xsp_plugin_domid(plugin));
+    return 0;
+}
+
 static int init(void *ctx, xsp_plugin_t *plugin)
 {
     (void) ctx;
     G.plugin = plugin;
+    if (backend_policy(plugin) != 0)
+        return 1;
     if (!G.state_dir[0]) {
         char run[FP_PATH_MAX - 32];
         if (xsp_default_run_dir(run, sizeof run) != 0)

@@ -98,12 +98,9 @@ void ft_plugin_kill(ft_plugin_t *p)
     p->pid = 0;
 }
 
-int ft_plugin_stop(ft_plugin_t *p)
+static int reap(ft_plugin_t *p)
 {
     int st;
-    if (p->pid <= 0)
-        return -1;
-    kill(p->pid, SIGTERM);
     for (int i = 0; i < 3000; i++) {
         pid_t r = waitpid(p->pid, &st, WNOHANG);
         if (r == p->pid) {
@@ -116,6 +113,19 @@ int ft_plugin_stop(ft_plugin_t *p)
     }
     ft_plugin_kill(p);
     return -1;
+}
+
+int ft_plugin_wait(ft_plugin_t *p)
+{
+    return p->pid <= 0 ? -1 : reap(p);
+}
+
+int ft_plugin_stop(ft_plugin_t *p)
+{
+    if (p->pid <= 0)
+        return -1;
+    kill(p->pid, SIGTERM);
+    return reap(p);
 }
 
 void ft_setup(xsp_test_switch_t *sw, ft_plugin_t *p, char *tmp, size_t cap)

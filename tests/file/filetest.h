@@ -44,6 +44,8 @@ void ft_setup(xsp_test_switch_t *sw, ft_plugin_t *p, char *tmp, size_t cap);
 void ft_plugin_start(ft_plugin_t *p);
 /*  SIGKILL it (a crash) and reap it. */
 void ft_plugin_kill(ft_plugin_t *p);
+/*  Wait up to 30 s for it to exit by itself: its exit status (-1: still running, killed). */
+int ft_plugin_wait(ft_plugin_t *p);
 /*  SIGTERM, wait up to 30 s: its exit status (0 = clean). */
 int ft_plugin_stop(ft_plugin_t *p);
 

@@ -13,7 +13,8 @@
     - a non-persistent open drops every write at close; a persistent one keeps them;
     - a snapshot (read-only volume) is attached read-only;
     - resize of an attached volume grows its loop device;
-    - the backend domain is the plugin's own (--domain N: N, for driver domains).
+    - the backend domain follows --backend-domain: own by default (the plugin's --domain,
+      e.g. a driver domain), a fixed domid when given; on-demand is refused at start.
     /dev/loop-control missing is a FAILURE with a clear message, not a skip.
 */
 #define _GNU_SOURCE
@@ -35,14 +36,15 @@ static char tmp[512], srdir[600], sr[1024];
 static xsp_error_t err;
 
 /*  Attach and return the block device path (checked to be bound to path). */
-static unsigned own_domid;     /* the --domain the plugin runs in */
+static unsigned own_domid;     /* the backend domain attach must answer */
+static xsp_backend_domain_source_t own_source = XSP_BACKEND_DOMAIN_SOURCE_PLUGIN_DOMAIN;
 
 static void attach(const char *uri, const char *path, const char *domain, char *dev, size_t cap)
 {
     xsp_backend_t b;
     CHECK_EQ(xsp_datapath_attach(ft_client, FT_QUEUE, &ft_opts, "t", uri, domain, &b, &err), XSP_OK);
     CHECK_EQ(b.domain.domid, own_domid);
-    CHECK_EQ(b.domain.source, XSP_BACKEND_DOMAIN_SOURCE_PLUGIN_DOMAIN);
+    CHECK_EQ(b.domain.source, own_source);
     CHECK_EQ(b.implementations.len, 3);
     CHECK_EQ(b.implementations.val[0].kind, XSP_IMPLEMENTATION_BLOCK_DEVICE);
     CHECK_EQ(b.implementations.val[1].kind, XSP_IMPLEMENTATION_XEN_DISK);
@@ -227,6 +229,20 @@ int main(void)
     p.extra[1] = "3";
     ft_plugin_start(&p);
     own_domid = 3;
+    attach(uri, path, "5", dev, sizeof dev);
+    CHECK_EQ(xsp_datapath_detach(ft_client, FT_QUEUE, &ft_opts, "t", uri, "5", &err), XSP_OK);
+    CHECK_EQ(ft_loops_for(path), 0);
+
+    /* ---- --backend-domain N: a fixed backend domain; on-demand is refused at start */
+    CHECK_EQ(ft_plugin_stop(&p), 0);
+    p.extra[0] = "--backend-domain";
+    p.extra[1] = "on-demand";
+    ft_plugin_start(&p);
+    CHECK_EQ(ft_plugin_wait(&p), 1);
+    p.extra[1] = "4";
+    ft_plugin_start(&p);
+    own_domid = 4;
+    own_source = XSP_BACKEND_DOMAIN_SOURCE_FIXED;
     attach(uri, path, "5", dev, sizeof dev);
     CHECK_EQ(xsp_datapath_detach(ft_client, FT_QUEUE, &ft_opts, "t", uri, "5", &err), XSP_OK);
     CHECK_EQ(ft_loops_for(path), 0);
