@@ -50,7 +50,7 @@ static void call_unref(xsp_call_t *call)
 
 /*  Pack an error reply into a new buffer.  XSP_OK or an error. */
 static int pack_error(xsp_code_t code, const char *msg, const xsp_string_map_t *detail,
-                      msgpack_sbuffer *sb, xsp_error_t *e)
+                      xsp_packbuf_t *sb, xsp_error_t *e)
 {
     msgpack_packer pk;
     xsp_string_pair_t kept[DETAIL_MAX];
@@ -75,18 +75,17 @@ static int pack_error(xsp_code_t code, const char *msg, const xsp_string_map_t *
                 kept[filtered.len++] = *p;
         }
     }
-    msgpack_sbuffer_init(sb);
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    xsp_packbuf_init(sb, &pk);
     int rc = xsp_error_reply_pack(&pk, code, msg, detail ? &filtered : NULL, e);
     if (rc)
-        msgpack_sbuffer_destroy(sb);
+        xsp_packbuf_dispose(sb);
     return rc;
 }
 
 /*  Answer a request that never became a call. */
 static int answer_request(xsp_request_t *req, xsp_code_t code, const char *msg)
 {
-    msgpack_sbuffer sb;
+    xsp_packbuf_t sb;
     xsp_error_t e;
 
     xsp_log(XSP_LOG_INFO, "queue '%s': refusing message %llu from peer %llu (dbg '%.100s'): %s: %s",
@@ -99,8 +98,8 @@ static int answer_request(xsp_request_t *req, xsp_code_t code, const char *msg)
         xsp_request_release(req);
         return code;
     }
-    xsp_request_reply(req, XSP_STATUS_ERROR, sb.data, sb.size);
-    msgpack_sbuffer_destroy(&sb);
+    xsp_request_reply(req, XSP_STATUS_ERROR, sb.data, sb.len);
+    xsp_packbuf_dispose(&sb);
     return code;
 }
 
@@ -125,7 +124,7 @@ int xsp_call_failv(xsp_call_t *call, xsp_code_t code, const xsp_string_map_t *de
                    const char *fmt, va_list ap)
 {
     char msg[XSP_MESSAGE_MAX + 1];
-    msgpack_sbuffer sb;
+    xsp_packbuf_t sb;
     xsp_error_t e;
 
     vsnprintf(msg, sizeof msg, fmt ? fmt : "", ap);
@@ -142,8 +141,8 @@ int xsp_call_failv(xsp_call_t *call, xsp_code_t code, const xsp_string_map_t *de
             return code;
         }
     }
-    answer(call, XSP_STATUS_ERROR, sb.data, sb.size);
-    msgpack_sbuffer_destroy(&sb);
+    answer(call, XSP_STATUS_ERROR, sb.data, sb.len);
+    xsp_packbuf_dispose(&sb);
     return code;
 }
 
@@ -159,24 +158,23 @@ int xsp_call_fail(xsp_call_t *call, xsp_code_t code, const xsp_string_map_t *det
 
 int xsp_call_reply(xsp_call_t *call, const void *result)
 {
-    msgpack_sbuffer sb;
+    xsp_packbuf_t sb;
     msgpack_packer pk;
     xsp_error_t e;
 
     if (call->mi->has_result && !result)
         return xsp_call_fail(call, XSP_E_INTERNAL, NULL, "%s: the plugin answered without a result",
                              call->mi->name);
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    xsp_packbuf_init(&sb, &pk);
     int rc = call->mi->result_encode(&pk, result, &e);
     if (rc) {
-        msgpack_sbuffer_destroy(&sb);
+        xsp_packbuf_dispose(&sb);
         xsp_log(XSP_LOG_ERR, "%s: cannot encode the result: %s", call->mi->name, e.msg);
         return xsp_call_fail(call, XSP_E_INTERNAL, NULL, "the plugin's result could not be encoded: %s",
                              e.msg);
     }
-    answer(call, XSP_STATUS_OK, sb.data, sb.size);
-    msgpack_sbuffer_destroy(&sb);
+    answer(call, XSP_STATUS_OK, sb.data, sb.len);
+    xsp_packbuf_dispose(&sb);
     return XSP_OK;
 }
 

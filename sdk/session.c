@@ -157,6 +157,7 @@ struct xsp_session {
     int zfd;                    /* ZMQ_FD of sock, member of epfd */
     int epfd;                   /* the stable pollable fd */
     int kickfd;                 /* eventfd: "a message is waiting", see check_kick */
+    bool kicked;                /* kickfd was written since process() last drained it */
     char endpoint[1024];
     char name[XSP_NAME_MAX + 1];
     char role[XSP_ROLE_MAX + 1];
@@ -166,6 +167,7 @@ struct xsp_session {
     xsp_welcome_t w;
     int64_t hb;                 /* heartbeat interval in force, ms */
     int64_t last_send, last_recv, hello_at;
+    int64_t now;                /* the clock read when the outer xsp_session_process began */
     int in_process;             /* nesting depth of xsp_session_process */
     xsp_error_t refused;        /* why the last HELLO was refused (code XSP_OK if not) */
     xsp_session_events_t ev;
@@ -189,6 +191,7 @@ static void check_kick(xsp_session_t *s)
         uint64_t one = 1;
         ssize_t w = write(s->kickfd, &one, sizeof one);
         (void) w;
+        s->kicked = true;
     }
 }
 
@@ -260,7 +263,9 @@ static int raw_send(xsp_session_t *s, const xsp_hdr_t *h, zmq_msg_t *payload)
         errno = e;
         return -1;
     }
-    s->last_send = xsp_now_ms();
+    /* inside process() the clock read at its start is good enough for heartbeats (a batch
+       takes microseconds); one clock read per message was measurable */
+    s->last_send = s->in_process ? s->now : xsp_now_ms();
     check_kick(s);
     return 0;
 }
@@ -478,7 +483,7 @@ static void handle(xsp_session_t *s, zmq_msg_t *hdr, zmq_msg_t *payload)
 {
     xsp_hdr_t h;
     char why[160];
-    s->last_recv = xsp_now_ms();    /* any message is a sign of life */
+    s->last_recv = s->now;          /* any message is a sign of life */
     if (xsp_hdr_decode(zmq_msg_data(hdr), zmq_msg_size(hdr), &h, why, sizeof why) != 0) {
         xsp_log(XSP_LOG_WARN, "ignoring a malformed message from the switch: %s", why);
         return;
@@ -524,15 +529,16 @@ static void tick(xsp_session_t *s)
 int xsp_session_process(xsp_session_t *s)
 {
     int handled = 0;
-    s->in_process++;
+    if (!s->in_process++)
+        s->now = xsp_now_ms();
     uint64_t junk;
-    while (read(s->kickfd, &junk, sizeof junk) > 0)
-        ;
+    if (s->kicked) {            /* only we write it: no read(2) per call when it is idle */
+        s->kicked = false;
+        while (read(s->kickfd, &junk, sizeof junk) > 0)
+            ;
+    }
+    /* receive until EAGAIN (which also re-arms ZMQ_FD), or until the budget is spent */
     while (handled < PROCESS_BUDGET && s->sock) {
-        int events = 0;
-        size_t sz = sizeof events;
-        if (zmq_getsockopt(s->sock, ZMQ_EVENTS, &events, &sz) != 0 || !(events & ZMQ_POLLIN))
-            break;
         zmq_msg_t hdr, payload;
         zmq_msg_init(&hdr);
         if (zmq_msg_recv(&hdr, s->sock, ZMQ_DONTWAIT) < 0) {

@@ -69,6 +69,15 @@ static inline xsp_path_t xsp_path_key(const xsp_path_t *up, const char *key, siz
     return p;
 }
 
+/*  A second ROOT step above `up` (itself a root) appends its text to the root's label:
+    xsp_path_suffix(&m, " result") under xsp_path_root("Datapath.attach") names the value
+    "Datapath.attach result" without formatting a label on every call. */
+static inline xsp_path_t xsp_path_suffix(const xsp_path_t *up, const char *text)
+{
+    xsp_path_t p = { up, XSP_PATH_ROOT_, text, 0 };
+    return p;
+}
+
 /*  "<root>: a.b[1].c" or "<root>" into buf (always NUL-terminated); returns strlen. */
 size_t xsp_path_format(const xsp_path_t *p, char *buf, size_t size);
 
@@ -141,6 +150,25 @@ void *xsp_dec_calloc(size_t n, size_t size, const xsp_path_t *p, xsp_error_t *er
 
 /*  In a generated encoder: return XSP_E_SYSTEM if a packer call fails. */
 #define XSP_PK(call) do { if ((call) != 0) return xsp_enc_io(err, path); } while (0)
+
+/*  xsp_packbuf_t: where encoders pack to.  Payloads up to XSP_PACKBUF_INLINE bytes stay
+    in the struct itself (on the caller's stack), larger ones move to the heap.
+    xsp_packbuf_init(b, pk) empties b and points pk (may be NULL) at it; the bytes are
+    b->data[0 .. b->len); b->failed after an allocation failure (the write then returns
+    -1, so the encoder fails with XSP_E_SYSTEM).  _dispose frees; _release hands the bytes
+    over as a malloc'd block (NULL if failed or out of memory) and empties b. */
+#define XSP_PACKBUF_INLINE 1024
+typedef struct {
+    char *data;
+    size_t len, cap;
+    bool failed;
+    char inline_[XSP_PACKBUF_INLINE];
+} xsp_packbuf_t;
+
+void xsp_packbuf_init(xsp_packbuf_t *b, msgpack_packer *pk);
+void xsp_packbuf_dispose(xsp_packbuf_t *b);
+void *xsp_packbuf_release(xsp_packbuf_t *b);
+int xsp_packbuf_write(void *data, const char *buf, size_t len);   /* msgpack_packer_write */
 
 int xsp_pk_str(msgpack_packer *pk, const char *s);          /* NULL packs "" */
 int xsp_pk_bool(msgpack_packer *pk, bool v);
