@@ -37,6 +37,18 @@ void xsp_packbuf_dispose(xsp_packbuf_t *b)
 int xsp_packbuf_write(void *data, const char *buf, size_t len)
 {
     xsp_packbuf_t *b = data;
+    if (len <= b->cap - b->len && !b->failed) {
+        /* msgpack-c writes 1-9 bytes at a time: keep that path short */
+        if (len <= 8) {
+            char *d = b->data + b->len;
+            for (size_t i = 0; i < len; i++)
+                d[i] = buf[i];
+        } else {
+            memcpy(b->data + b->len, buf, len);
+        }
+        b->len += len;
+        return 0;
+    }
     if (b->failed)
         return -1;
     if (len > b->cap - b->len) {

@@ -78,6 +78,16 @@ static inline xsp_path_t xsp_path_suffix(const xsp_path_t *up, const char *text)
     return p;
 }
 
+/*  True when the NUL-terminated name equals the len bytes at k (which may hold anything,
+    NULs included).  Stops at the first difference: no strlen over long key tables. */
+static inline bool xsp_name_eq(const char *name, const char *k, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (name[i] != k[i] || name[i] == '\0')
+            return false;
+    return name[len] == '\0';
+}
+
 /*  "<root>: a.b[1].c" or "<root>" into buf (always NUL-terminated); returns strlen. */
 size_t xsp_path_format(const xsp_path_t *p, char *buf, size_t size);
 
