@@ -521,6 +521,7 @@ xsp_client_t *xsp_client_new_opts(const xsp_client_opts_t *opts, xsp_error_t *er
         .name = o.name ? o.name : "xsp-client",
         .role = o.role ? o.role : "client",
         .domid = o.domid,
+        .zmq_ctx = o.zmq_ctx,
     };
     xsp_session_events_t ev = { .message = on_message, .welcome = on_welcome };
     c->s = xsp_session_new(&cfg, &ev, c, err);

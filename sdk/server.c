@@ -480,6 +480,17 @@ static void on_welcome(void *owner, bool renewed)
 xsp_server_t *xsp_server_new(const char *endpoint, const char *name, const char *role,
                              uint32_t domid, xsp_error_t *err)
 {
+    xsp_server_opts_t o = { .endpoint = endpoint, .name = name, .role = role, .domid = domid };
+    return xsp_server_new_opts(&o, err);
+}
+
+xsp_server_t *xsp_server_new_opts(const xsp_server_opts_t *opts, xsp_error_t *err)
+{
+    xsp_server_opts_t o;
+    memset(&o, 0, sizeof o);
+    if (opts)
+        o = *opts;
+    const char *endpoint = o.endpoint, *name = o.name, *role = o.role;
     char ep[XSP_ENDPOINT_MAX];
     if (xsp_endpoint_resolve(endpoint, ep, sizeof ep) != 0) {
         xsp_error_set(err, XSP_E_INVALID_ARGUMENT, "the switch endpoint is too long");
@@ -504,7 +515,8 @@ xsp_server_t *xsp_server_new(const char *endpoint, const char *name, const char 
         .endpoint = ep,
         .name = name ? name : "xsp-server",
         .role = role ? role : "server",
-        .domid = domid,
+        .domid = o.domid,
+        .zmq_ctx = o.zmq_ctx,
     };
     xsp_session_events_t ev = { .message = on_message, .welcome = on_welcome };
     s->s = xsp_session_new(&cfg, &ev, s, err);

@@ -153,6 +153,7 @@ typedef enum { ST_CONNECTING, ST_READY, ST_FAILED } state_t;
 
 struct xsp_session {
     void *ctx;
+    bool own_ctx;               /* created here (terminated on destroy), not lent */
     void *sock;
     int zfd;                    /* ZMQ_FD of sock, member of epfd */
     int epfd;                   /* the stable pollable fd */
@@ -329,7 +330,8 @@ xsp_session_t *xsp_session_new(const xsp_session_cfg_t *cfg, const xsp_session_e
     s->owner = owner;
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     s->kickfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    s->ctx = zmq_ctx_new();
+    s->own_ctx = cfg->zmq_ctx == NULL;
+    s->ctx = s->own_ctx ? zmq_ctx_new() : cfg->zmq_ctx;
     if (s->epfd < 0 || s->kickfd < 0 || !s->ctx) {
         xsp_error_set(err, XSP_E_SYSTEM, "cannot create the session: %s", strerror(errno));
         xsp_session_destroy(&s);
@@ -362,7 +364,7 @@ void xsp_session_destroy(xsp_session_t **self_p)
         raw_send(s, &h, NULL);
     }
     close_socket(s, CLOSE_LINGER_MS);
-    if (s->ctx)
+    if (s->ctx && s->own_ctx)
         zmq_ctx_term(s->ctx);
     if (s->epfd >= 0)
         close(s->epfd);

@@ -66,6 +66,11 @@ typedef struct {
     uint32_t domid;         /* domain the caller runs in (a claim); 0 = dom0 */
     int connect_timeout_ms; /* wait for WELCOME: 0 = XSP_CONNECT_TIMEOUT_MS;
                                -1 = do not wait (calls wait locally until connected) */
+    void *zmq_ctx;          /* NULL = the client creates its own libzmq context (and with
+                               it an I/O thread).  Else a context to share (e.g. with the
+                               process's servers: one I/O thread for all, cheaper when they
+                               share a core); borrowed: it must outlive the client, which
+                               never terminates it. */
 } xsp_client_opts_t;
 
 /*  Connect and say HELLO, waiting up to XSP_CONNECT_TIMEOUT_MS for WELCOME.

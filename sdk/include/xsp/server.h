@@ -60,6 +60,17 @@ typedef void xsp_handler_fn(xsp_server_t *server, xsp_request_t *req, void *arg)
     name NULL = "xsp-server", role NULL = "server".  NULL + err on failure. */
 xsp_server_t *xsp_server_new(const char *endpoint, const char *name, const char *role,
                              uint32_t domid, xsp_error_t *err);
+
+/*  The same with every setting in one struct (zero-initialise it; NULL opts = defaults). */
+typedef struct {
+    const char *endpoint;   /* NULL = the xsp/endpoint.h rule */
+    const char *name;       /* NULL = "xsp-server" */
+    const char *role;       /* NULL = "server" */
+    uint32_t domid;
+    void *zmq_ctx;          /* NULL = an own libzmq context; else one to share, borrowed
+                               (see xsp_client_opts_t.zmq_ctx) */
+} xsp_server_opts_t;
+xsp_server_t *xsp_server_new_opts(const xsp_server_opts_t *opts, xsp_error_t *err);
 /*  Stop workers (waits for running handlers to return), say BYE (the switch gives our
     unanswered requests to other servers), free everything.  *self_p becomes NULL. */
 void xsp_server_destroy(xsp_server_t **self_p);
