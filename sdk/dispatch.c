@@ -29,8 +29,8 @@
 struct xsp_call {
     xsp_request_t *req;         /* NULL once answered */
     const xsp_method_info_t *mi;
-    msgpack_unpacked up;        /* the payload, until the args are decoded */
-    bool has_up;
+    msgpack_object tree;        /* the payload (its element pool follows args), until the
+                                   args are decoded; it points into the request's body */
     atomic_int refs;
     atomic_bool answered;
     max_align_t args[];         /* mi->args_size bytes */
@@ -42,8 +42,6 @@ static void call_unref(xsp_call_t *call)
 {
     if (atomic_fetch_sub(&call->refs, 1) != 1)
         return;
-    if (call->has_up)
-        msgpack_unpacked_destroy(&call->up);
     call->mi->args_dispose(call->args);
     free(call);
 }
@@ -199,30 +197,35 @@ xsp_request_t *xsp_call_request(const xsp_call_t *call)
 
 int xsp_call_begin(xsp_request_t *req, const xsp_method_info_t *table, size_t n, xsp_call_t **out)
 {
-    msgpack_unpacked up;
+    size_t nobjs, args_max = 0;
     const xsp_method_info_t *mi = NULL;
     xsp_error_t e;
     xsp_path_t root = xsp_path_root("request");
+    const void *body = xsp_request_body(req);
 
     *out = NULL;
-    int rc = xsp_idl_unpack(&up, xsp_request_body(req), xsp_request_size(req), &root, &e);
+    int rc = xsp_idl_check_count(body, xsp_request_size(req), &root, &e, &nobjs);
     if (rc)
         return answer_request(req, XSP_E_DECODE, e.msg);
-    rc = xsp_request_method(&up.data, table, n, &mi, &e);
+    /* one allocation: the call, room for the largest args struct of the table, then the
+       payload's tree (read once, before the method is known) */
+    for (size_t i = 0; i < n; i++)
+        if (table[i].args_size > args_max)
+            args_max = table[i].args_size;
+    size_t args_room = (args_max + sizeof (msgpack_object) - 1) / sizeof (msgpack_object);
+    xsp_call_t *call = malloc(sizeof *call + (args_room + nobjs) * sizeof (msgpack_object));
+    if (!call)
+        return answer_request(req, XSP_E_INTERNAL, "the plugin is out of memory");
+    memset(call, 0, sizeof *call + args_room * sizeof (msgpack_object));
+    xsp_idl_build(body, (msgpack_object *) call->args + args_room, &call->tree);
+    rc = xsp_request_method(&call->tree, table, n, &mi, &e);
     if (rc) {
-        msgpack_unpacked_destroy(&up);
+        free(call);
         return answer_request(req, rc == XSP_E_UNIMPLEMENTED ? XSP_E_UNIMPLEMENTED : XSP_E_DECODE,
                               e.msg);
     }
-    xsp_call_t *call = calloc(1, sizeof *call + mi->args_size);
-    if (!call) {
-        msgpack_unpacked_destroy(&up);
-        return answer_request(req, XSP_E_INTERNAL, "the plugin is out of memory");
-    }
     call->req = req;
     call->mi = mi;
-    call->up = up;
-    call->has_up = true;
     atomic_init(&call->refs, 2);            /* the dispatcher's and the answer's */
     atomic_init(&call->answered, false);
     mi->args_init(call->args);
@@ -241,10 +244,8 @@ int xsp_call_unimplemented(xsp_call_t *call)
 int xsp_call_decode(xsp_call_t *call)
 {
     xsp_error_t e;
-    int rc = call->mi->args_decode(&call->up.data, call->args, &e);
+    int rc = call->mi->args_decode(&call->tree, call->args, &e);
 
-    msgpack_unpacked_destroy(&call->up);
-    call->has_up = false;
     if (rc == XSP_OK)
         return XSP_OK;
     xsp_log(XSP_LOG_INFO, "queue '%s': refusing message %llu from peer %llu: %s",

@@ -58,29 +58,38 @@ int xsp_stub_encode(const xsp_method_info_t *mi, const void *args, void **buf, s
 
 /* ================================================================ decoding */
 
+#define STACK_POOL 64           /* msgpack objects decoded without a heap allocation */
+
 /*  The success payload: mi's result (or nil). */
 static int decode_result(const xsp_method_info_t *mi, const xsp_reply_t *reply, void *result,
                          xsp_error_t *e)
 {
-    msgpack_unpacked up;
+    msgpack_object stack_pool[STACK_POOL], *pool = stack_pool, obj;
+    size_t nobjs;
     void *tmp = NULL;
 
     /* "Datapath.attach result", formatted only if an error message needs it */
     xsp_path_t name = xsp_path_root(mi->name);
     xsp_path_t root = xsp_path_suffix(&name, " result");
-    int rc = xsp_idl_unpack(&up, reply->body, reply->len, &root, e);
+    int rc = xsp_idl_check_count(reply->body, reply->len, &root, e, &nobjs);
     if (rc)
         return rc;
+    /* the tree lives only in this function: on the stack unless it is large */
+    if (nobjs > STACK_POOL && !(pool = malloc(nobjs * sizeof *pool)))
+        return xsp_error_set(e, XSP_E_SYSTEM, "%s: out of memory", mi->name);
+    xsp_idl_build(reply->body, pool, &obj);
     if (mi->has_result && !result) {
         tmp = calloc(1, mi->result_size);
         if (!tmp) {
-            msgpack_unpacked_destroy(&up);
+            if (pool != stack_pool)
+                free(pool);
             return xsp_error_set(e, XSP_E_SYSTEM, "%s: out of memory", mi->name);
         }
         result = tmp;
     }
-    rc = mi->result_decode(&up.data, result, e);
-    msgpack_unpacked_destroy(&up);
+    rc = mi->result_decode(&obj, result, e);
+    if (pool != stack_pool)
+        free(pool);
     if (tmp) {
         mi->result_dispose(tmp);
         free(tmp);

@@ -128,6 +128,15 @@ int xsp_idl_check_msgpack(const void *buf, size_t len, const xsp_path_t *root, x
     return check_walk(buf, len, root, err, NULL);
 }
 
+int xsp_idl_check_count(const void *buf, size_t len, const xsp_path_t *root, xsp_error_t *err,
+                        size_t *nobjs)
+{
+    uint64_t n = 0;
+    int rc = check_walk(buf, len, root, err, &n);
+    *nobjs = rc ? 0 : (size_t) n;
+    return rc;
+}
+
 /* ------------------------------------------------------------------ the tree builder */
 
 /*  Input already validated by check_walk: no bounds or depth checks needed here. */
@@ -306,4 +315,10 @@ int xsp_idl_unpack(msgpack_unpacked *up, const void *buf, size_t len, const xsp_
     }
     build(&b, &up->data);
     return XSP_OK;
+}
+
+void xsp_idl_build(const void *buf, msgpack_object *pool, msgpack_object *root)
+{
+    build_t b = { buf, pool };
+    build(&b, root);
 }

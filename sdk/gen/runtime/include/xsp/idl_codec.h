@@ -116,6 +116,16 @@ int xsp_idl_unpack(msgpack_unpacked *up, const void *buf, size_t len, const xsp_
 /*  The validation alone: XSP_OK, or XSP_E_DECODE with the reason (and byte offset). */
 int xsp_idl_check_msgpack(const void *buf, size_t len, const xsp_path_t *root, xsp_error_t *err);
 
+/*  The two steps of xsp_idl_unpack, for callers that keep the tree in memory of their own
+    (on the stack, or inside a larger allocation) instead of a msgpack zone:
+    xsp_idl_check_count validates as xsp_idl_check_msgpack and sets *nobjs to the number of
+    msgpack_object slots the tree needs (at most len); xsp_idl_build then builds the tree
+    of the SAME validated bytes into *root, using pool[0 .. nobjs) for container elements.
+    Strings, bins and exts point into buf: keep buf and pool alive while using the tree. */
+int xsp_idl_check_count(const void *buf, size_t len, const xsp_path_t *root, xsp_error_t *err,
+                        size_t *nobjs);
+void xsp_idl_build(const void *buf, msgpack_object *pool, msgpack_object *root);
+
 /* ------------------------------------------------------------------ decoding */
 
 int xsp_dec_nil(const msgpack_object *o, const xsp_path_t *p, xsp_error_t *err);
