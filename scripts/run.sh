@@ -1,15 +1,18 @@
 #!/bin/bash
 # scripts/run.sh [XSP_SWITCH_ARGS...]
 #
-# Installs missing packages, builds build/ if needed, then runs the xsp components in the
-# foreground on a private run directory until Ctrl-C (SIGINT) or SIGTERM, which stops them
-# all (last started first).  If one component exits on its own, the others are stopped too
+# Installs missing packages, builds build/ if needed, then runs the xsp components (the
+# switch, then the registrar) in the foreground on a private run directory until Ctrl-C
+# (SIGINT) or SIGTERM, which stops them all (last started first).  If one component exits on its own, the others are stopped too
 # and the exit status is non-zero.  Arguments go to xsp-switch (e.g. --listen tcp://…).
 # Environment:
 #   XSP_RUN_DIR=DIR        run directory to use (kept); default: a fresh private
 #                          $TMPDIR/xsp-run.XXXXXX, removed on exit
 #   XSP_BUILD_DIR=DIR      build directory (default: build)
 #   XSP_START_TIMEOUT=S    seconds a component gets to become ready (default 10)
+#   XSP_STATE_DIR=DIR      the registrar's state directory (default RUN_DIR/state); its
+#                          store is `--store auto`: xenstore when xenstored runs, else the
+#                          file DIR/registrar.state
 # shellcheck disable=SC2317  # (stop_all, cleanup, switch_ready run from traps / indirectly)
 set -euo pipefail
 
@@ -113,15 +116,28 @@ sock=$run_dir/switch.sock
 old_sock_inode=$(stat -c %i "$sock" 2>/dev/null || echo none)
 switch_ready() { [ -S "$sock" ] && [ "$(stat -c %i "$sock" 2>/dev/null)" != "$old_sock_inode" ]; }
 
+# Ready once it answers Registrar.list (a request sent earlier waits in its queue).
+registrar_ready() { "$bin/xsp" --switch "$endpoint" plugins >/dev/null 2>&1; }
+
 # --- start ----------------------------------------------------------------------------------
+# The components, in start order: one start_component line each (NAME READY_FUNCTION
+# DESCRIPTION COMMAND...).  Plugins go after the registrar: they register with it.
+state_dir=${XSP_STATE_DIR:-$run_dir/state}
 status "run dir" "$run_dir$([ "$remove_run_dir" = 1 ] && echo ' (private, removed on exit)')"
-start_component switch switch_ready "$endpoint" "$bin/xsp-switch" --run-dir "$run_dir" "$@"
+components() {
+  start_component switch switch_ready "$endpoint" "$bin/xsp-switch" --run-dir "$run_dir" "$@"
+  [ "$stopping" = 0 ] || return 0
+  start_component registrar registrar_ready "org.xen.xsp.registrar  store auto (xenstore, else $state_dir/registrar.state)" \
+    "$bin/xsp-registrar" --switch "$endpoint" --store auto --state-dir "$state_dir"
+}
+components "$@"
 
 if [ "$stopping" = 0 ]; then
   cat <<MSG
 [xsp] all components up; Ctrl-C stops them.  In another terminal:
     export XSP_SWITCH=$endpoint
     $bin/xsp diag
+    $bin/xsp plugins                 # what registered; xsp resolve URI: who serves it
 MSG
 fi
 

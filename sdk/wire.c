@@ -341,12 +341,13 @@ static const field_t layouts[XSP_CMD__MAX + 1][13] = {
     [XSP_CMD_UNTRACE]     = { END },
     [XSP_CMD_DIAG]        = { U(corr), END },
     [XSP_CMD_DIAG_REPLY]  = { U(corr), END },
+    [XSP_CMD_ACCEPTED]    = { U(corr), U(msg_id), END },
 };
 
 static const char *const cmd_names[XSP_CMD__MAX + 1] = {
     "?", "HELLO", "WELCOME", "REQUEST", "DELIVER", "REPLY", "RESULT", "ERROR", "SUBSCRIBE",
     "UNSUBSCRIBE", "CREDIT", "HEARTBEAT", "BYE", "TRACE", "TRACE_EVENT", "TRACE_END",
-    "UNTRACE", "DIAG", "DIAG_REPLY",
+    "UNTRACE", "DIAG", "DIAG_REPLY", "ACCEPTED",
 };
 
 const char *xsp_cmd_name(unsigned cmd)

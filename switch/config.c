@@ -23,10 +23,19 @@ static const char usage[] =
     "  --max-outstanding-bytes B  payload bytes queued or in flight per client (67108864)\n"
     "  --max-credit N           credit per subscription (1024)\n"
     "  --max-queues N           queues in the switch (4096)\n"
+    "  --max-queues-per-peer N  queues one peer may have created and still in use (256)\n"
+    "  --max-held-bytes B       header + payload bytes of all requests held (268435456)\n"
+    "  --handshake-ms N         a new connection must finish the ZMTP handshake in N ms (5000)\n"
     "  --max-peers N            sessions in the switch (1024)\n"
     "  --max-messages N         requests held in the switch in all (262144)\n"
     "  --trace-events N         trace ring size (4096)\n"
     "  --trace-payload-bytes N  payload prefix kept per trace event, 0-256 (0)\n"
+    "  --state-dir DIR          keep persistent requests in DIR/journal (durable queues):\n"
+    "                           they survive a crash or restart of the switch\n"
+    "  --durable-queue GLOB     every request to a queue matching GLOB is persistent\n"
+    "                           (repeatable; needs --state-dir)\n"
+    "  --journal-compact-bytes B  rewrite the journal when it passes B bytes and twice\n"
+    "                           what it holds alive (67108864)\n"
     "  --syslog                 log to syslog instead of stderr\n"
     "  --log-level LEVEL        err, warn, info (default) or debug\n"
     "  --version, --help\n";
@@ -49,16 +58,20 @@ static int number(const char *opt, const char *arg, unsigned long long lo, unsig
 int sw_config_parse(sw_config_t *cfg, int argc, char **argv)
 {
     enum { O_RUN = 256, O_LISTEN, O_NOIPC, O_GROUP, O_HB, O_PAYLOAD, O_DEPTH, O_OUT, O_OUTB,
-           O_CREDIT, O_QUEUES, O_PEERS, O_MSGS, O_TEV, O_TPB, O_SYSLOG, O_LEVEL, O_VERSION, O_HELP };
+           O_CREDIT, O_QUEUES, O_QPP, O_HELD, O_HS, O_PEERS, O_MSGS, O_TEV, O_TPB, O_SYSLOG, O_LEVEL,
+           O_VERSION, O_HELP, O_STATE, O_DQUEUE, O_COMPACT };
     static const struct option opts[] = {
         { "run-dir", 1, 0, O_RUN }, { "listen", 1, 0, O_LISTEN }, { "no-ipc", 0, 0, O_NOIPC },
         { "group", 1, 0, O_GROUP }, { "heartbeat-ms", 1, 0, O_HB }, { "max-payload", 1, 0, O_PAYLOAD },
         { "max-depth", 1, 0, O_DEPTH }, { "max-outstanding", 1, 0, O_OUT },
         { "max-outstanding-bytes", 1, 0, O_OUTB }, { "max-credit", 1, 0, O_CREDIT },
         { "max-queues", 1, 0, O_QUEUES }, { "max-peers", 1, 0, O_PEERS },
+        { "max-queues-per-peer", 1, 0, O_QPP }, { "max-held-bytes", 1, 0, O_HELD },
+        { "handshake-ms", 1, 0, O_HS },
         { "max-messages", 1, 0, O_MSGS }, { "trace-events", 1, 0, O_TEV },
         { "trace-payload-bytes", 1, 0, O_TPB }, { "syslog", 0, 0, O_SYSLOG },
-        { "log-level", 1, 0, O_LEVEL }, { "version", 0, 0, O_VERSION }, { "help", 0, 0, O_HELP },
+        { "log-level", 1, 0, O_LEVEL }, { "state-dir", 1, 0, O_STATE },
+        { "durable-queue", 1, 0, O_DQUEUE }, { "journal-compact-bytes", 1, 0, O_COMPACT }, { "version", 0, 0, O_VERSION }, { "help", 0, 0, O_HELP },
         { 0, 0, 0, 0 },
     };
     memset(cfg, 0, sizeof *cfg);
@@ -67,8 +80,10 @@ int sw_config_parse(sw_config_t *cfg, int argc, char **argv)
     cfg->lim = (sw_limits_t) {
         .heartbeat_ms = 1000, .max_payload = 1 << 20, .max_depth = 65536, .max_outstanding = 4096,
         .max_outstanding_bytes = 64ull << 20, .max_credit = 1024, .max_queues = 4096,
+        .max_queues_per_peer = 256, .max_held_bytes = 256ull << 20, .handshake_ms = 5000,
         .max_peers = 1024, .max_messages = 262144, .trace_events = 4096, .trace_payload_bytes = 0,
     };
+    cfg->compact_bytes = 64ull << 20;
     sw_limits_t *l = &cfg->lim;
     unsigned long long v;
     int c;
@@ -100,11 +115,33 @@ int sw_config_parse(sw_config_t *cfg, int argc, char **argv)
         case O_OUTB:    NUM(max_outstanding_bytes, 1, 1ull << 40);
         case O_CREDIT:  NUM(max_credit, 1, 1000000);
         case O_QUEUES:  NUM(max_queues, 1, 10000000);
+        case O_QPP:     NUM(max_queues_per_peer, 1, 10000000);
+        case O_HELD:    NUM(max_held_bytes, 4096, 1ull << 40);
+        case O_HS:      NUM(handshake_ms, 100, 3600000);
         case O_PEERS:   NUM(max_peers, 1, 1000000);
         case O_MSGS:    NUM(max_messages, 1, 100000000);
         case O_TEV:     NUM(trace_events, 1, 10000000);
         case O_TPB:     NUM(trace_payload_bytes, 0, 256);
 #undef NUM
+        case O_STATE:
+            if (!optarg[0] || strlen(optarg) >= PATH_MAX - 32) {
+                fprintf(stderr, "xsp-switch: --state-dir wants a directory path\n");
+                return -1;
+            }
+            cfg->state_dir = optarg;
+            break;
+        case O_DQUEUE:
+            if (cfg->ndurable == SW_MAX_DURABLE || !optarg[0]) {
+                fprintf(stderr, "xsp-switch: --durable-queue wants a glob, at most %d times\n", SW_MAX_DURABLE);
+                return -1;
+            }
+            cfg->durable_queues[cfg->ndurable++] = optarg;
+            break;
+        case O_COMPACT:
+            if (number(o, optarg, 4096, 1ull << 40, &v))
+                return -1;
+            cfg->compact_bytes = v;
+            break;
         case O_SYSLOG: cfg->use_syslog = true; break;
         case O_LEVEL:
             if ((cfg->log_level = xsp_log_level_from_name(optarg)) < 0) {
@@ -119,6 +156,10 @@ int sw_config_parse(sw_config_t *cfg, int argc, char **argv)
     }
     if (optind < argc) {
         fprintf(stderr, "xsp-switch: unexpected argument '%s'\n%s", argv[optind], usage);
+        return -1;
+    }
+    if (cfg->ndurable && !cfg->state_dir) {
+        fprintf(stderr, "xsp-switch: --durable-queue needs --state-dir\n");
         return -1;
     }
     if (cfg->no_ipc && cfg->nlisten == 0) {

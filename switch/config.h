@@ -11,6 +11,7 @@
 #include "switch.h"
 
 #define SW_MAX_LISTEN 16
+#define SW_MAX_DURABLE 32
 
 typedef struct {
     char run_dir[PATH_MAX];
@@ -21,6 +22,10 @@ typedef struct {
     bool use_syslog;
     int log_level;
     sw_limits_t lim;
+    const char *state_dir;      /* --state-dir: durable queues on, or NULL */
+    const char *durable_queues[SW_MAX_DURABLE];  /* --durable-queue globs */
+    int ndurable;
+    unsigned long long compact_bytes;  /* --journal-compact-bytes */
 } sw_config_t;
 
 /*  Parse argv.  Returns 0 to run, 1 when it printed --help/--version (exit 0), -1 on a

@@ -81,19 +81,24 @@ int sw_diag_encode(sw_t *sw, zmq_msg_t *out)
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 
-    msgpack_pack_map(&pk, 8);
+    uint64_t dl, db, dc, df, dr, dk, dp;
+    bool durable = sw_durable_diag(sw, &dl, &db, &dc, &df, &dr, &dk, &dp);
+    msgpack_pack_map(&pk, durable ? 10 : 9);
     kv_s(&pk, "version", XSP_VERSION, strlen(XSP_VERSION));
     kv_u(&pk, "uptime_ms", (sw->now_ns - sw->start_ns) / 1000000);
     kv_u(&pk, "heartbeat_ms", (uint64_t) sw->lim.heartbeat_ms);
 
     key(&pk, "limits");
-    msgpack_pack_map(&pk, 10);
+    msgpack_pack_map(&pk, 13);
     kv_u(&pk, "max_payload", sw->lim.max_payload);
     kv_u(&pk, "max_depth", sw->lim.max_depth);
     kv_u(&pk, "max_outstanding", sw->lim.max_outstanding);
     kv_u(&pk, "max_outstanding_bytes", sw->lim.max_outstanding_bytes);
     kv_u(&pk, "max_credit", sw->lim.max_credit);
     kv_u(&pk, "max_queues", sw->lim.max_queues);
+    kv_u(&pk, "max_queues_per_peer", sw->lim.max_queues_per_peer);
+    kv_u(&pk, "max_held_bytes", sw->lim.max_held_bytes);
+    kv_u(&pk, "handshake_ms", (uint64_t) sw->lim.handshake_ms);
     kv_u(&pk, "max_peers", sw->lim.max_peers);
     kv_u(&pk, "max_messages", sw->lim.max_messages);
     kv_u(&pk, "trace_events", sw->lim.trace_events);
@@ -101,7 +106,7 @@ int sw_diag_encode(sw_t *sw, zmq_msg_t *out)
 
     const sw_counters_t *c = &sw->ct;
     key(&pk, "counters");
-    msgpack_pack_map(&pk, 15);
+    msgpack_pack_map(&pk, 18);
     kv_u(&pk, "sent", c->sent);
     kv_u(&pk, "delivered", c->delivered);
     kv_u(&pk, "replied", c->replied);
@@ -117,6 +122,19 @@ int sw_diag_encode(sw_t *sw, zmq_msg_t *out)
     kv_u(&pk, "undeliverable", c->undeliverable);
     kv_u(&pk, "requests_held", sw->nmsgs);
     kv_u(&pk, "queues", sw->nqueues);
+    kv_u(&pk, "held_bytes", sw->held_bytes);
+    kv_u(&pk, "queues_reclaimed", c->queues_reclaimed);
+    kv_u(&pk, "queue_quota_refused", c->queue_quota_refused);
+
+    /* every ERROR the switch sent, by code: each refusal is explicit and counted */
+    key(&pk, "refusals");
+    uint32_t ncodes = 0;
+    for (int i = 1; i < XSP_E__COUNT; i++)
+        ncodes += c->errors_by_code[i] != 0;
+    msgpack_pack_map(&pk, ncodes);
+    for (int i = 1; i < XSP_E__COUNT; i++)
+        if (c->errors_by_code[i])
+            kv_u(&pk, xsp_code_name((xsp_code_t) i), c->errors_by_code[i]);
 
     key(&pk, "queues");
     msgpack_pack_array(&pk, sw->nqueues);
@@ -132,6 +150,18 @@ int sw_diag_encode(sw_t *sw, zmq_msg_t *out)
     msgpack_pack_map(&pk, 2);
     kv_u(&pk, "capacity", sw->lim.trace_events);
     kv_u(&pk, "next_seq", sw_trace_next_seq(sw));
+
+    if (durable) {
+        key(&pk, "durable");
+        msgpack_pack_map(&pk, 7);
+        kv_u(&pk, "live", dl);
+        kv_u(&pk, "journal_bytes", db);
+        kv_u(&pk, "commits", dc);
+        kv_u(&pk, "fsyncs", df);
+        kv_u(&pk, "records", dr);
+        kv_u(&pk, "compactions", dk);
+        kv_u(&pk, "replayed", dp);
+    }
 
     int rc = zmq_msg_init_size(out, sb.size);
     if (rc == 0)

@@ -15,29 +15,9 @@
 #include <errno.h>
 #include <string.h>
 
+#include "parse.h"
 #include "switch.h"
 #include "xsp/log.h"
-
-/*  Best effort: which command and reference a broken header was about, for the ERROR. */
-static void peek_ref(const void *buf, size_t len, uint64_t *cmd, uint64_t *ref)
-{
-    xsp_mpr_t r;
-    uint32_t n;
-    *cmd = *ref = 0;
-    xsp_mpr_init(&r, buf, len);
-    if (xsp_mpr_array(&r, &n) || n < 1 || xsp_mpr_uint(&r, cmd) || *cmd > XSP_CMD__MAX) {
-        *cmd = 0;
-        return;
-    }
-    if ((*cmd == XSP_CMD_REQUEST || *cmd == XSP_CMD_REPLY || *cmd == XSP_CMD_DIAG) && n > 1 &&
-        xsp_mpr_uint(&r, ref))
-        *ref = 0;
-}
-
-static uint64_t ref_of(const xsp_hdr_t *h)
-{
-    return h->cmd == XSP_CMD_REPLY ? h->msg_id : h->corr;
-}
 
 static void on_hello(sw_t *sw, sw_peer_t *p, const void *rid, size_t rid_len, const xsp_hdr_t *h)
 {
@@ -70,6 +50,8 @@ static void on_hello(sw_t *sw, sw_peer_t *p, const void *rid, size_t rid_len, co
     w.sw_version = XSP_STR(XSP_VERSION);
     w.boot_id = sw->boot_id;
     sw_send(sw, p, &w, NULL);
+    if (sw->dur)
+        sw_durable_attach(sw, p);       /* requests and answers kept for this identity */
 }
 
 /*  m is sw->spare holding the REQUEST's frames; on acceptance it becomes the request. */
@@ -97,7 +79,14 @@ static void on_request(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h, sw_msg_t *m)
                (unsigned long long) sw->lim.max_outstanding_bytes);
     if (sw->nmsgs >= sw->lim.max_messages)
         REFUSE(XSP_E_QUEUE_FULL, "the switch holds its maximum of %u requests", sw->lim.max_messages);
-    if (!q && !(q = sw_queue_get(sw, h->queue.ptr, h->queue.len, true, &why))) {
+    size_t held = plen + zmq_msg_size(&m->hdr);
+    if (sw->held_bytes + held > sw->lim.max_held_bytes)
+        REFUSE(XSP_E_QUEUE_FULL, "the switch holds %llu bytes of requests; this one would pass its %llu-byte limit",
+               (unsigned long long) sw->held_bytes, (unsigned long long) sw->lim.max_held_bytes);
+    if (!q && !(q = sw_queue_get_for(sw, p, h->queue.ptr, h->queue.len, &why))) {
+        if (why == XSP_E_TOO_MANY_QUEUES && p->nowned >= sw->lim.max_queues_per_peer)
+            REFUSE(why, "%s already created its maximum of %u queues that are still in use",
+                   p->label, sw->lim.max_queues_per_peer);
         if (why == XSP_E_TOO_MANY_QUEUES)
             REFUSE(why, "the switch already holds its maximum of %u queues", sw->lim.max_queues);
         if (why == XSP_E_INVALID_ARGUMENT)
@@ -109,20 +98,31 @@ static void on_request(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h, sw_msg_t *m)
         REFUSE(XSP_E_QUEUE_FULL, "queue '%s' holds its maximum of %u waiting requests", q->name,
                sw->lim.max_depth);
     }
+    bool persist = (h->flags & XSP_FLAG_PERSISTENT) || q->durable;
+    if (persist && !sw->dur)
+        REFUSE(XSP_E_INVALID_ARGUMENT, "this switch keeps no journal (no --state-dir): it cannot "
+               "accept a PERSISTENT request");
     m->id = ++sw->next_msg_id;
     m->corr = h->corr;
-    m->flags = (uint32_t) (h->flags & XSP_FLAG_AT_MOST_ONCE);
+    m->flags = (uint32_t) (h->flags & (XSP_FLAG_AT_MOST_ONCE | XSP_FLAG_PERSISTENT));
     m->accepted_ns = sw->now_ns;
     m->queue = q;
     m->dbg = h->dbg;            /* points into m->hdr, which the request keeps */
     if (h->timeout_ms) {
         uint64_t t = h->timeout_ms > UINT64_MAX / 2000000 ? UINT64_MAX / 2000000 : h->timeout_ms;
         m->deadline_ns = sw->now_ns + t * 1000000;
-        if (sw_deadline_add(sw, m))
+        if (!persist && sw_deadline_add(sw, m))     /* persistent: at the commit */
             REFUSE(XSP_E_INTERNAL, "out of memory for the deadline heap");
+    }
+    m->client = p;
+    if (persist && sw_durable_accept(sw, m)) {
+        m->client = NULL;
+        REFUSE(XSP_E_INTERNAL, "out of memory for the journal");
     }
 #undef REFUSE
     sw->spare = NULL;           /* adopted */
+    m->held = (uint32_t) held;
+    sw->held_bytes += held;
     m->client = p;
     m->cprev = NULL;
     m->cnext = p->out_head;
@@ -136,6 +136,8 @@ static void on_request(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h, sw_msg_t *m)
     sw->ct.sent++;
     sw_trace(sw, SW_EV_SEND, q, m->id, m->corr, p->label, q->name, plen, m->dbg.ptr, m->dbg.len, 0,
              &m->payload);
+    if (m->d)
+        return;                 /* queued by sw_durable_commit once its record is on disk */
     sw_queue_push_tail(q, m);
     sw_queue_pump(sw, q);
 }
@@ -166,6 +168,11 @@ static void on_reply(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h, sw_msg_t *m)
         sw_trace(sw, SW_EV_REPLY, q, r->id, r->corr, p->label, c->label, zmq_msg_size(&m->payload),
                  r->dbg.ptr, r->dbg.len, service_us, &m->payload);
         sw_send(sw, c, &res, &m->payload);
+    } else if (r->d && r->d->detached) {
+        /* its owner's session is gone; the owner's identity may come back for the answer */
+        q->st.replied++;
+        sw_durable_hold(sw, r, h->status, &m->payload, false);
+        return;
     } else {
         sw->ct.late_replies++;
         sw_trace(sw, SW_EV_DROP, q, r->id, r->corr, p->label, NULL, zmq_msg_size(&m->payload),
@@ -178,10 +185,12 @@ static void on_reply(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h, sw_msg_t *m)
 static void on_subscribe(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h)
 {
     xsp_code_t why = XSP_OK;
-    sw_queue_t *q = sw_queue_get(sw, h->queue.ptr, h->queue.len, true, &why);
+    sw_queue_t *q = sw_queue_get_for(sw, p, h->queue.ptr, h->queue.len, &why);
     if (!q) {
+        bool quota = why == XSP_E_TOO_MANY_QUEUES && p->nowned >= sw->lim.max_queues_per_peer;
         sw_send_error(sw, p, NULL, 0, h->cmd, 0, why,
-                      why == XSP_E_TOO_MANY_QUEUES ? "the switch already holds its maximum of queues"
+                      quota ? "this peer already created its maximum of queues that are still in use"
+                      : why == XSP_E_TOO_MANY_QUEUES ? "the switch already holds its maximum of queues"
                       : why == XSP_E_INVALID_ARGUMENT
                           ? "queue name must be 1-255 bytes of A-Z a-z 0-9 . _ - : / @ +"
                           : "out of memory creating a queue");
@@ -230,39 +239,21 @@ static void on_diag(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h)
         zmq_msg_close(&body);
 }
 
-/*  Which commands may carry a payload frame. */
-static bool takes_payload(unsigned cmd)
-{
-    return cmd == XSP_CMD_REQUEST || cmd == XSP_CMD_REPLY;
-}
-
 static void handle(sw_t *sw, const void *rid, size_t rid_len, sw_msg_t *m, int nframes, bool extra)
 {
     sw_peer_t *p = sw_peer_find(sw, rid, rid_len);
-    xsp_hdr_t h;
-    char why[256];
-    uint64_t pcmd, pref;
+    sw_parsed_t in;
 
     if (p)
         p->last_seen_ns = sw->now_ns;
-    const void *hbuf = zmq_msg_data(&m->hdr);
-    size_t hlen = zmq_msg_size(&m->hdr);
-    if (extra || xsp_hdr_decode(hbuf, hlen, &h, why, sizeof why) < 0) {
+    if (sw_parse(zmq_msg_data(&m->hdr), zmq_msg_size(&m->hdr), nframes, extra, &in) < 0) {
         sw->ct.protocol_errors++;
-        peek_ref(hbuf, hlen, &pcmd, &pref);
-        if (extra)
-            snprintf(why, sizeof why, "a message has at most 2 frames (header, payload)");
-        sw_send_error(sw, p, rid, rid_len, (unsigned) pcmd, pref, XSP_E_PROTOCOL, "%s", why);
+        sw_send_error(sw, p, rid, rid_len, in.ref_cmd, in.ref, XSP_E_PROTOCOL, "%s", in.why);
         return;
     }
-    if (nframes == 2 && !takes_payload(h.cmd)) {
-        sw->ct.protocol_errors++;
-        sw_send_error(sw, p, rid, rid_len, h.cmd, ref_of(&h), XSP_E_PROTOCOL,
-                      "%s carries no payload frame", xsp_cmd_name(h.cmd));
-        return;
-    }
+    const xsp_hdr_t h = in.h;
     if (!p && h.cmd != XSP_CMD_HELLO) {
-        sw_send_error(sw, NULL, rid, rid_len, h.cmd, ref_of(&h), XSP_E_NO_SESSION,
+        sw_send_error(sw, NULL, rid, rid_len, h.cmd, sw_parse_ref(&h), XSP_E_NO_SESSION,
                       "say HELLO first (a new or restarted switch does not know this connection)");
         return;
     }
@@ -290,7 +281,7 @@ static void handle(sw_t *sw, const void *rid, size_t rid_len, sw_msg_t *m, int n
     case XSP_CMD_DIAG:        on_diag(sw, p, &h); break;
     default:
         sw->ct.protocol_errors++;
-        sw_send_error(sw, p, NULL, 0, h.cmd, ref_of(&h), XSP_E_PROTOCOL,
+        sw_send_error(sw, p, NULL, 0, h.cmd, sw_parse_ref(&h), XSP_E_PROTOCOL,
                       "%s is sent by the switch, never to it", xsp_cmd_name(h.cmd));
     }
 }

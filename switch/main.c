@@ -183,6 +183,7 @@ static int open_socket(sw_t *sw)
     zmq_setsockopt(sw->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(sw->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     zmq_setsockopt(sw->sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sw->sock, ZMQ_HANDSHAKE_IVL, &sw->lim.handshake_ms, sizeof sw->lim.handshake_ms);
     return 0;
 }
 
@@ -191,9 +192,16 @@ static int open_socket(sw_t *sw)
 /*  Tell every waiting client, then free every structure (valgrind-clean exit). */
 static void teardown(sw_t *sw)
 {
+    sw_durable_commit(sw);
+    sw_durable_freeze(sw);      /* persistent requests stay in the journal for the next start */
     for (sw_peer_t *p = sw->peer_list; p; p = p->next)
-        while (p->out_head)
-            sw_fail_request(sw, p->out_head, XSP_E_SHUTDOWN, "the switch is shutting down");
+        while (p->out_head) {
+            if (p->out_head->d)
+                sw_client_forget(p->out_head);  /* answered after the restart, not failed */
+            else
+                sw_fail_request(sw, p->out_head, XSP_E_SHUTDOWN, "the switch is shutting down");
+        }
+
     for (sw_queue_t *q = sw->queue_list; q; q = q->next)
         while (q->head) {
             sw_msg_t *m = q->head;
@@ -221,6 +229,7 @@ static void teardown(sw_t *sw)
     sw_map_dispose(&sw->queues);
     sw_map_dispose(&sw->inflight);
     free(sw->deadlines);
+    sw_durable_close(sw);
     sw_trace_dispose(sw);
     sw_pool_dispose(sw);
 }
@@ -260,6 +269,8 @@ static void run(sw_t *sw)
             next_hb = sw->now_ns + hb_ns;
         }
         sw_peer_reap_doomed(sw);
+        if (sw->dur)
+            sw_durable_commit(sw);      /* group commit: one fdatasync for the turn */
         if (sw->tracers)
             sw_trace_pump(sw);
     }
@@ -295,6 +306,16 @@ int main(int argc, char **argv)
     int lock_fd = lock_run_dir(&cfg);
     if (lock_fd < 0)
         return 1;
+    if (cfg.state_dir) {
+        char err[PATH_MAX + 256];
+        if (sw_durable_open(&sw, cfg.state_dir, cfg.durable_queues, cfg.ndurable, cfg.compact_bytes,
+                            err, sizeof err) < 0) {
+            xsp_log(XSP_LOG_ERR, "%s", err);
+            teardown(&sw);
+            close(lock_fd);
+            return 1;
+        }
+    }
 
     struct sigaction sa = { .sa_handler = on_signal };
     sigemptyset(&sa.sa_mask);

@@ -39,6 +39,7 @@ sw_msg_t *sw_msg_alloc(sw_t *sw)
     sw_msg_t *m = sw->pool_free;
     sw->pool_free = m->pool_next;
     memset(m, 0, offsetof(sw_msg_t, hdr));
+    m->d = NULL;
     m->heap_idx = SW_NO_HEAP;
     zmq_msg_init(&m->hdr);
     zmq_msg_init(&m->payload);
@@ -48,6 +49,10 @@ sw_msg_t *sw_msg_alloc(sw_t *sw)
 
 void sw_msg_free(sw_t *sw, sw_msg_t *m)
 {
+    sw->held_bytes -= m->held;
+    m->held = 0;
+    if (m->d)
+        sw_durable_release(sw, m);      /* persistent: its DONE record */
     zmq_msg_close(&m->hdr);
     zmq_msg_close(&m->payload);
     m->pool_next = sw->pool_free;

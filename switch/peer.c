@@ -107,6 +107,8 @@ void sw_peer_kill(sw_t *sw, sw_peer_t *p, const char *why)
     /* as a client: drop what still waits; orphan what is in flight */
     while (p->out_head) {
         sw_msg_t *m = p->out_head;
+        if (m->d && sw_durable_client_gone(sw, p, m))
+            continue;
         sw_client_forget(m);
         sw_deadline_remove(sw, m);
         if (!m->sub) {
@@ -117,6 +119,7 @@ void sw_peer_kill(sw_t *sw, sw_peer_t *p, const char *why)
     }
     if (p->tracing)
         sw_trace_unsubscribe(sw, p);
+    sw_queue_disown_all(p);
 
     sw_map_del(&sw->peers, p->rid, p->rid_len);
     if (sw->last_peer == p)

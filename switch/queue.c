@@ -27,26 +27,89 @@ bool sw_queue_name_valid(const char *name, size_t len)
     return true;
 }
 
-sw_queue_t *sw_queue_get(sw_t *sw, const char *name, size_t len, bool create, xsp_code_t *why)
+static bool queue_idle(const sw_queue_t *q)
 {
-    sw_queue_t *q = sw_map_get(&sw->queues, name, len);
-    if (q || !create)
-        return q;
+    return q->depth == 0 && q->inflight == 0 && q->consumers == 0 && q->subs == NULL;
+}
+
+static void disown(sw_queue_t *q)
+{
+    sw_peer_t *o = q->owner;
+    if (!o)
+        return;
+    if (q->own_prev)
+        q->own_prev->own_next = q->own_next;
+    else
+        o->owned = q->own_next;
+    if (q->own_next)
+        q->own_next->own_prev = q->own_prev;
+    q->own_prev = q->own_next = NULL;
+    q->owner = NULL;
+    o->nowned--;
+}
+
+void sw_queue_disown_all(sw_peer_t *p)
+{
+    while (p->owned)
+        disown(p->owned);
+}
+
+static void queue_forget(sw_t *sw, sw_queue_t *q)
+{
+    disown(q);
+    sw_map_del(&sw->queues, q->name, q->name_len);
+    if (q->prev)
+        q->prev->next = q->next;
+    else
+        sw->queue_list = q->next;
+    if (q->next)
+        q->next->prev = q->prev;
+    sw->nqueues--;
+    sw->ct.queues_reclaimed++;
+    free(q);
+}
+
+/*  Forget every idle queue owned by `owner` (or every idle queue when NULL). */
+static void reclaim_idle(sw_t *sw, sw_peer_t *owner)
+{
+    sw_queue_t *q = owner ? owner->owned : sw->queue_list;
+    while (q) {
+        sw_queue_t *next = owner ? q->own_next : q->next;
+        if (queue_idle(q))
+            queue_forget(sw, q);
+        q = next;
+    }
+}
+
+static sw_queue_t *queue_create(sw_t *sw, sw_peer_t *p, const char *name, size_t len, xsp_code_t *why)
+{
     if (!sw_queue_name_valid(name, len)) {
         *why = XSP_E_INVALID_ARGUMENT;
         return NULL;
     }
-    if (sw->nqueues >= sw->lim.max_queues) {
-        *why = XSP_E_TOO_MANY_QUEUES;
-        return NULL;
+    if (p && p->nowned >= sw->lim.max_queues_per_peer) {
+        reclaim_idle(sw, p);
+        if (p->nowned >= sw->lim.max_queues_per_peer) {
+            sw->ct.queue_quota_refused++;
+            *why = XSP_E_TOO_MANY_QUEUES;
+            return NULL;
+        }
     }
-    q = calloc(1, sizeof *q);
+    if (sw->nqueues >= sw->lim.max_queues) {
+        reclaim_idle(sw, NULL);
+        if (sw->nqueues >= sw->lim.max_queues) {
+            *why = XSP_E_TOO_MANY_QUEUES;
+            return NULL;
+        }
+    }
+    sw_queue_t *q = calloc(1, sizeof *q);
     if (!q) {
         *why = XSP_E_INTERNAL;
         return NULL;
     }
     memcpy(q->name, name, len);
     q->name_len = (uint32_t) len;
+    q->durable = sw->dur && sw_durable_queue_match(sw, q->name);
     if (sw_map_put(&sw->queues, q->name, q->name_len, q)) {
         free(q);
         *why = XSP_E_INTERNAL;
@@ -57,7 +120,29 @@ sw_queue_t *sw_queue_get(sw_t *sw, const char *name, size_t len, bool create, xs
         q->next->prev = q;
     sw->queue_list = q;
     sw->nqueues++;
+    if (p) {
+        q->owner = p;
+        q->own_next = p->owned;
+        if (q->own_next)
+            q->own_next->own_prev = q;
+        p->owned = q;
+        p->nowned++;
+    }
     return q;
+}
+
+sw_queue_t *sw_queue_get(sw_t *sw, const char *name, size_t len, bool create, xsp_code_t *why)
+{
+    sw_queue_t *q = sw_map_get(&sw->queues, name, len);
+    if (q || !create)
+        return q;
+    return queue_create(sw, NULL, name, len, why);
+}
+
+sw_queue_t *sw_queue_get_for(sw_t *sw, sw_peer_t *p, const char *name, size_t len, xsp_code_t *why)
+{
+    sw_queue_t *q = sw_map_get(&sw->queues, name, len);
+    return q ? q : queue_create(sw, p, name, len, why);
 }
 
 /* ---------------------------------------------------------------- FIFO */
@@ -246,9 +331,13 @@ void sw_sub_remove(sw_t *sw, sw_sub_t *s, bool server_dead)
         while (s->if_tail) {
             sw_msg_t *m = s->if_tail;
             inflight_detach(sw, m);
-            if (!m->client || (m->flags & XSP_FLAG_AT_MOST_ONCE))
-                sw_deadline_remove(sw, m);      /* it is about to be freed */
-            if (!m->client) {
+            bool detached = m->d && m->d->detached;
+            if ((!m->client && !detached) || (m->flags & XSP_FLAG_AT_MOST_ONCE))
+                sw_deadline_remove(sw, m);      /* it is about to be freed (or held) */
+            if (detached && (m->flags & XSP_FLAG_AT_MOST_ONCE)) {
+                sw->ct.server_lost++;
+                sw_durable_hold(sw, m, 0, NULL, true);  /* its owner hears it on return */
+            } else if (!m->client && !detached) {
                 sw_msg_free(sw, m);         /* orphan: nobody waits for it any more */
                 sw->nmsgs--;
             } else if (m->flags & XSP_FLAG_AT_MOST_ONCE) {
@@ -288,8 +377,14 @@ static int deliver(sw_t *sw, sw_sub_t *s, sw_msg_t *m)
     }
     h.flags = m->flags;
     h.dbg = m->dbg;
-    h.peer_id = m->client->id;
-    h.domid = m->client->domid;
+    if (m->client) {
+        h.peer_id = m->client->id;
+        h.domid = m->client->domid;
+    } else if (m->d) {              /* detached: its owner has no session right now */
+        h.domid = m->d->domid;
+    }
+    if (m->d && (m->flags & XSP_FLAG_AT_MOST_ONCE) && !m->d->delivered && sw_durable_delivering(sw, m))
+        return -1;
 
     /* the queued record keeps its payload until the reply, for redelivery: hand the server
        a reference-counted copy (no byte copy for bodies over 33 bytes) */

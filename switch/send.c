@@ -70,6 +70,8 @@ static void error_out(sw_t *sw, sw_peer_t *p, const void *rid, size_t rid_len, u
     else
         sw_send_rid(sw, rid, rid_len, &h);
     sw->ct.errors++;
+    if ((unsigned) code < XSP_E__COUNT)
+        sw->ct.errors_by_code[code]++;
     if (q)
         ((sw_queue_t *) q)->st.errors++;
     char dbg[XSP_CODE_MAX + 256];
@@ -100,6 +102,8 @@ void sw_fail_request(sw_t *sw, sw_msg_t *m, xsp_code_t code, const char *fmt, ..
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     sw_peer_t *c = m->client;
+    if (m->d)
+        m->d->detached = false;         /* failed: nobody will wait for it any more */
     if (!c)
         return;
     error_out(sw, c, NULL, 0, XSP_CMD_REQUEST, m->corr, code, msg, m->queue, m->id);

@@ -8,7 +8,10 @@
       trace.c     the event ring and trace subscribers
       send.c      everything that leaves the switch (frames to a peer, ERROR frames)
       dispatch.c  one incoming message -> the handler for its command
+      parse.c     the pure check of one incoming header + frame count (parse.h; fuzzed)
       diag.c      the DIAG report
+      durable.c   persistent requests: journaling, group commit, replay, identities
+                  (journal.c below it owns the log file itself)
       config.c    command-line options and limits
       main.c      sockets, the event loop, signals, timers
     Nothing in the switch decodes payloads: a payload is a zmq_msg_t moved from the sender
@@ -46,6 +49,8 @@ typedef struct sw_peer sw_peer_t;
 typedef struct sw_queue sw_queue_t;
 typedef struct sw_sub sw_sub_t;
 typedef struct sw sw_t;
+typedef struct sw_dext sw_dext_t;
+typedef struct sw_durable sw_durable_t;
 
 #define SW_NO_HEAP UINT32_MAX
 #define SW_LABEL_MAX (XSP_NAME_MAX + 16)     /* "name#peer_id" */
@@ -58,6 +63,7 @@ struct sw_msg {
     uint64_t deadline_ns;       /* 0 = none */
     uint32_t flags;
     uint32_t heap_idx;          /* index in sw->deadlines, or SW_NO_HEAP */
+    uint32_t held;              /* bytes counted in sw->held_bytes (header + payload) */
     sw_peer_t *client;          /* NULL = orphan (client gone or request expired) */
     sw_queue_t *queue;
     sw_sub_t *sub;              /* in flight through this subscription, or NULL if queued */
@@ -67,6 +73,30 @@ struct sw_msg {
     zmq_msg_t hdr;              /* the REQUEST header frame as received (holds dbg) */
     zmq_msg_t payload;          /* the opaque body, never decoded */
     sw_msg_t *pool_next;        /* free list link */
+    sw_dext_t *d;               /* persistent requests only (durable.c), else NULL */
+};
+
+/*  What a persistent request adds (durable.c owns it).  Its client's routing id is its
+    *owner*: when that id is a chosen identity (first byte not 0, docs/protocol.md §4) and
+    the client's session ends, or the switch restarts, the request is *detached*
+    (msg->client == NULL, detached = true): it stays queued or in flight, and a reply that
+    comes meanwhile is held here until a session with the same identity says HELLO. */
+struct sw_dext {
+    bool live;                  /* its ACCEPT record is committed (else pending) */
+    bool detached;              /* waits for its owner's next session */
+    bool cancelled;             /* pending, and its anonymous client died: drop at commit */
+    bool answered;              /* reply (or server-lost) held for the detached owner */
+    bool lost;                  /* ... the held answer is ERROR server-lost */
+    bool delivered;             /* AT_MOST_ONCE: its DELIVERED record is committed */
+    uint64_t status;            /* held reply status */
+    zmq_msg_t reply;            /* held reply payload */
+    uint64_t deadline_wall_us;  /* 0 = none; CLOCK_REALTIME, survives restarts */
+    uint64_t domid;             /* the client's claimed domid, for DELIVER after restart */
+    uint32_t rec_bytes;         /* size of its ACCEPT record */
+    uint32_t owner_len;
+    uint8_t owner[256];         /* the client's routing id */
+    sw_msg_t *jprev, *jnext;    /* all persistent requests, msg_id order */
+    sw_msg_t *pnext;            /* pending commit list */
 };
 
 struct sw_sub {
@@ -96,8 +126,11 @@ struct sw_queue {
     sw_sub_t *subs;
     sw_sub_t *ready_head, *ready_tail;
     sw_qstats_t st;
+    bool durable;               /* matches a --durable-queue glob: every request persists */
     sw_queue_t *next;           /* all queues, for diagnostics */
     sw_queue_t *prev;
+    sw_peer_t *owner;           /* the peer whose REQUEST/SUBSCRIBE created it, while alive */
+    sw_queue_t *own_prev, *own_next;    /* owner->owned */
 };
 
 struct sw_peer {
@@ -114,6 +147,8 @@ struct sw_peer {
     sw_msg_t *out_head;         /* ... linked through msg->c{prev,next} */
     sw_sub_t *subs;
     uint32_t inflight;          /* requests delivered to this server, unanswered */
+    sw_queue_t *owned;          /* queues this peer created that still exist */
+    uint32_t nowned;            /* ... how many (bounded by max_queues_per_peer) */
     bool dead;                  /* being killed, or found gone while sending: send nothing */
     bool doomed;                /* in sw->doomed, reaped at the end of the loop turn */
     /* trace subscription */
@@ -135,6 +170,9 @@ typedef struct {
     uint64_t max_outstanding_bytes;
     uint32_t max_credit;
     uint32_t max_queues;
+    uint32_t max_queues_per_peer;
+    uint64_t max_held_bytes;    /* header + payload bytes of all requests held */
+    int handshake_ms;           /* ZMTP handshake deadline of a new connection */
     uint32_t max_peers;
     uint32_t max_messages;
     uint32_t trace_events;
@@ -145,6 +183,9 @@ typedef struct {
     uint64_t sent, delivered, replied, expired, requeued, server_lost;
     uint64_t errors, protocol_errors, late_replies, peers_up, peers_down;
     uint64_t trace_lost, undeliverable;
+    uint64_t queues_reclaimed;  /* idle queues forgotten to make room for a new one */
+    uint64_t queue_quota_refused;   /* too-many-queues for a peer at max_queues_per_peer */
+    uint64_t errors_by_code[XSP_E__COUNT];  /* ERRORs sent, by code (DIAG "refusals") */
 } sw_counters_t;
 
 /* trace event kinds */
@@ -171,6 +212,7 @@ struct sw {
     sw_map_t inflight;          /* msg_id -> sw_msg_t (delivered, unanswered) */
     sw_peer_t *peer_list;
     uint32_t npeers, nqueues, nmsgs;
+    uint64_t held_bytes;        /* sum of msg->held over requests held (max_held_bytes) */
     sw_queue_t *queue_list;
     sw_peer_t *doomed;
     sw_peer_t *tracers;
@@ -183,6 +225,7 @@ struct sw {
     void **pool_chunks;
     uint32_t pool_nchunks;
     sw_msg_t *spare;            /* receives the next incoming frames */
+    sw_durable_t *dur;          /* --state-dir, or NULL */
 };
 
 /* ---- message.c ---- */
@@ -198,6 +241,13 @@ sw_msg_t *sw_deadline_peek(sw_t *sw);
 /* ---- queue.c ---- */
 /*  Find a queue; create it when `create` (may fail: *why says too-many-queues / invalid). */
 sw_queue_t *sw_queue_get(sw_t *sw, const char *name, size_t len, bool create, xsp_code_t *why);
+/*  Find or create a queue on behalf of peer p, which then owns it: a peer owns at most
+    max_queues_per_peer queues (*why = too-many-queues, counted in queue_quota_refused).
+    At a limit, idle queues (no request, no subscription) are forgotten first to make room:
+    the peer's own for its quota, anyone's for max_queues. */
+sw_queue_t *sw_queue_get_for(sw_t *sw, sw_peer_t *p, const char *name, size_t len, xsp_code_t *why);
+/*  The peer is going away: its queues stay but have no owner any more. */
+void sw_queue_disown_all(sw_peer_t *p);
 void sw_queue_push_tail(sw_queue_t *q, sw_msg_t *m);
 void sw_queue_push_head(sw_queue_t *q, sw_msg_t *m);
 void sw_queue_unlink(sw_queue_t *q, sw_msg_t *m);
@@ -265,6 +315,41 @@ int sw_dispatch(sw_t *sw, int budget);
 /* ---- diag.c ---- */
 /*  Encode the diagnostics map into a fresh zmq message (0, or -1 on ENOMEM). */
 int sw_diag_encode(sw_t *sw, zmq_msg_t *out);
+
+/* ---- durable.c ---- */
+/*  Open the journal in dir, take its lock, replay it (requests come back detached,
+    waiting for their owners), compact it.  0, or -1 with a sentence in err. */
+int sw_durable_open(sw_t *sw, const char *dir, const char *const *queue_globs, int nglobs,
+                    uint64_t compact_bytes, char *err, size_t errlen);
+/*  Shutting down: from now on requests leaving the switch write no DONE record, so every
+    persistent request still held is replayed by the next start. */
+void sw_durable_freeze(sw_t *sw);
+/*  Commit what is buffered (sync), free the journal.  Requests stay in the file. */
+void sw_durable_close(sw_t *sw);
+/*  Does a new queue's name match a --durable-queue glob? */
+bool sw_durable_queue_match(const sw_t *sw, const char *name);
+/*  m (accepted by dispatch, counted, on its client's list) must persist: buffer its ACCEPT
+    record and hold it until the loop turn's commit.  0, or -1 (out of memory). */
+int sw_durable_accept(sw_t *sw, sw_msg_t *m);
+/*  End of a loop turn: write the buffered records, one fdatasync if any request waits for
+    it, then queue the waiting requests, send their ACCEPTEDs, compact when due. */
+void sw_durable_commit(sw_t *sw);
+/*  m leaves the switch for good (sw_msg_free): buffer its DONE record, free m->d. */
+void sw_durable_release(sw_t *sw, sw_msg_t *m);
+/*  m's client session ends.  Returns true when durable.c took care of m (detached it, or
+    cancelled it while pending); false: treat m like any request of a dead client. */
+bool sw_durable_client_gone(sw_t *sw, sw_peer_t *p, sw_msg_t *m);
+/*  A reply (status, payload moved) or server-lost (lost) for a detached request: hold it
+    for the owner.  m is out of flight and off the deadline heap. */
+void sw_durable_hold(sw_t *sw, sw_msg_t *m, uint64_t status, zmq_msg_t *payload, bool lost);
+/*  A new session p: give it the detached requests of its identity, and their held answers. */
+void sw_durable_attach(sw_t *sw, sw_peer_t *p);
+/*  Before delivering an AT_MOST_ONCE persistent request: make its DELIVERED record durable.
+    0, or -1 (do not deliver). */
+int sw_durable_delivering(sw_t *sw, sw_msg_t *m);
+/*  For DIAG: adds a "durable" map when enabled. */
+bool sw_durable_diag(const sw_t *sw, uint64_t *live, uint64_t *journal_bytes, uint64_t *commits,
+                     uint64_t *fsyncs, uint64_t *records, uint64_t *compactions, uint64_t *replayed);
 
 /* ---- main.c / timers ---- */
 uint64_t sw_now_ns(void);

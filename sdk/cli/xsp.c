@@ -49,6 +49,24 @@ const cli_cmd_t cli_builtin_cmds[] = {
       "  --mscgen      a sequence chart in mscgen syntax (with --follow: the header now,\n"
       "                the chart when interrupted)\n"
       "  --from SEQ    start at sequence SEQ (default 0: the whole ring)\n" },
+    { "resolve", cmd_resolve, "ask the registrar which live plugin serves a URI",
+      "usage: xsp resolve URI [--kind volume|datapath] [--json] [--registrar QUEUE]\n"
+      "                       [--timeout SECONDS]\n"
+      "  Prints the plugin, its queue and domain, its backend policy, the registration id\n"
+      "  and the scheme.  URI may be a bare scheme (\"file:\").  Exit 1 when no live plugin\n"
+      "  serves the scheme (no-plugin-for-uri), 2 for a string without a scheme, 3 when\n"
+      "  the registrar does not answer (default wait 5 s).\n" },
+    { "plugins", cmd_plugins, "list the plugins registered with the registrar",
+      "usage: xsp plugins [--scheme S] [--kind volume|datapath] [--domain N]\n"
+      "                   [--long | --json] [--registrar QUEUE]\n"
+      "  One line per registration: name, domain, kinds, schemes, main queue, backend\n"
+      "  policy, and alive (a consumer on its queue was seen) or unconfirmed.  Filters\n"
+      "  combine.  --long: every field; --json: the registrar's answer as JSON.\n" },
+    { "watch-plugins", cmd_watch_plugins, "print registrations as they come and go",
+      "usage: xsp watch-plugins [--count N] [--json] [--registrar QUEUE]\n"
+      "  Follows Registrar.watch: one line per event (added, removed, changed) with the\n"
+      "  plugin's name, domain, schemes, queue and id, until Ctrl-C (or N events).  Says so\n"
+      "  when the registrar restarted or events were lost (then see xsp plugins).\n" },
     { NULL, NULL, NULL, NULL },
 };
 

@@ -84,7 +84,8 @@ void peer_tick(peer_t *p);
 void peer_leave(peer_t *p);
 
 /*  Encode the REQUEST header every client sends, whatever the target. */
-size_t request_header(uint8_t *buf, size_t cap, uint64_t corr, const char *queue, uint64_t timeout_ms);
+size_t request_header(uint8_t *buf, size_t cap, uint64_t corr, const char *queue, uint64_t timeout_ms,
+                      uint64_t flags);
 
 /*  A server's answer to one received message m (consumes m's frames).  Without a reply
     template (tmpl NULL) the request's payload frame goes back as the reply's (zero copy);
@@ -108,6 +109,7 @@ typedef struct {
                                        else answer reply_payload bytes of it (server_answer) */
     size_t reply_payload;
     uint64_t timeout_ms;        /* REQUEST timeout_ms (0 = none) */
+    uint64_t flags;             /* REQUEST flags (XSP_FLAG_PERSISTENT for the durable phase) */
     double warmup_s;            /* load runs this long before the measurement starts */
     double seconds;             /* measurement length (upper bound when samples > 0) */
     size_t samples;             /* >0: record this many round-trip times, then stop */
@@ -126,6 +128,7 @@ typedef struct {
     double p50_us, p99_us, mean_us;
     double target_cpu;          /* CPU the target process used in the interval, in cores */
     double bench_cpu;           /* CPU this process (clients, servers, libzmq) used, in cores */
+    double fsync_per_s;         /* durable target: the switch's fdatasyncs per second (DIAG), else -1 */
     bool ok;                    /* false: the phase could not run (err says why) */
 } load_result_t;
 

@@ -95,7 +95,7 @@ static int send_request(worker_t *w, void *s)
     uint64_t corr;
     uint32_t slot = slot_take(w, &corr);
     uint8_t hdr[512];
-    size_t hl = request_header(hdr, sizeof hdr, corr, cfg->queue, cfg->timeout_ms);
+    size_t hl = request_header(hdr, sizeof hdr, corr, cfg->queue, cfg->timeout_ms, cfg->flags);
 
     zmq_msg_t p;
     zmq_msg_init_size(&p, cfg->payload);
@@ -131,6 +131,11 @@ static int client_take(worker_t *w, frames_t *m)
     }
     if (h.cmd == XSP_CMD_HEARTBEAT)
         return 0;
+    if (h.cmd == XSP_CMD_ACCEPTED) {    /* a persistent request is on disk; its RESULT follows */
+        if (!slot_outstanding(w, h.corr))
+            worker_fault(w, "ACCEPTED for corr %llu, which is not outstanding", (unsigned long long) h.corr);
+        return 0;
+    }
     if (h.cmd == XSP_CMD_ERROR) {
         worker_fault(w, "ERROR %.*s (ref_cmd %llu, ref %llu): %.*s", (int) h.code.len, h.code.ptr,
                      (unsigned long long) h.ref_cmd, (unsigned long long) h.corr,

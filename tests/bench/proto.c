@@ -215,10 +215,11 @@ void peer_leave(peer_t *p)
     send_cmd(p, &h);
 }
 
-size_t request_header(uint8_t *buf, size_t cap, uint64_t corr, const char *queue, uint64_t timeout_ms)
+size_t request_header(uint8_t *buf, size_t cap, uint64_t corr, const char *queue, uint64_t timeout_ms,
+                      uint64_t flags)
 {
     xsp_hdr_t h = { .cmd = XSP_CMD_REQUEST, .corr = corr, .queue = XSP_STR(queue),
-                    .timeout_ms = timeout_ms, .flags = 0, .dbg = { "", 0 } };
+                    .timeout_ms = timeout_ms, .flags = flags, .dbg = { "", 0 } };
     return xsp_hdr_encode(&h, buf, cap);
 }
 

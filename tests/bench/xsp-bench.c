@@ -31,14 +31,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/utsname.h>
+#include <msgpack.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------ options */
 
-enum { SEL_RTT = 1, SEL_PIPELINED = 2, SEL_RELAY = 4, SEL_SDK = 8, SEL_ALL = 15 };
+enum { SEL_RTT = 1, SEL_PIPELINED = 2, SEL_RELAY = 4, SEL_SDK = 8, SEL_ALL = 15,
+       SEL_DURABLE = 16 /* writes to disk: only with --durable */ };
 
 #define MAX_SWITCH_ARGS 32
 
@@ -64,6 +68,9 @@ typedef struct {
     int nswitch_args;
     char run_dir[PATH_MAX];
     char self[PATH_MAX];
+    bool durable;               /* --durable */
+    char state_dir[PATH_MAX];   /* --state-dir, or a temp dir under /var/tmp (real disk) */
+    bool state_dir_made;        /* we created it: remove it at the end */
 } opts_t;
 
 /*  Defaults that show the switch at its best on the 2-core machine: the switch alone on
@@ -152,6 +159,10 @@ static int start_switch(const target_t *t, child_t *c, char *endpoint, size_t le
         snprintf(endpoint, len, "ipc://%s/switch.sock", o.run_dir);
     for (int i = 0; i < o.nswitch_args; i++)
         argv[n++] = (char *) o.switch_args[i];
+    if (!strcmp(t->name, "durable")) {
+        argv[n++] = "--state-dir";
+        argv[n++] = o.state_dir;
+    }
     argv[n] = NULL;
     int rc = child_start(c, t->name, o.run_dir, argv, o.pin ? 1 : -1, "xsp-switch ready:",
                          o.target_prefix ? 60 : 10, err, errlen);
@@ -162,14 +173,15 @@ static int start_switch(const target_t *t, child_t *c, char *endpoint, size_t le
 }
 
 /*  What a phase can talk to.  A later mode is one more row (and, for a new way of
-    talking, one more proto_t and its peers, as PROTO_SDK has in sdk.c):
-      { "durable", "xsp-switch with durable queues",                  PROTO_XSP, false, start_durable },
-    plus the phases that use it below. */
+    talking, one more proto_t and its peers, as PROTO_SDK has in sdk.c), plus the phases
+    that use it below.  "durable" is the switch with --state-dir; its clients flag every
+    REQUEST PERSISTENT (run_phase). */
 static const target_t targets[] = {
     { "direct", "direct DEALER<->ROUTER echo (own process)", PROTO_ROUTED, true, start_self },
     { "relay", "bare ROUTER relay, no queues/credit/bookkeeping (own process)", PROTO_ROUTED, false, start_self },
     { "switch", "xsp-switch (own process), raw libzmq peers", PROTO_XSP, false, start_switch },
     { "sdk", "xsp-switch (own process), peers through libxsp's typed storage API", PROTO_SDK, false, start_switch },
+    { "durable", "xsp-switch --state-dir (own process), PERSISTENT requests, fdatasync on", PROTO_XSP, false, start_switch },
 };
 
 static const target_t *target_named(const char *name)
@@ -199,6 +211,7 @@ static const phase_t phases[] = {
     { "relay_pipelined", "relay", false, SEL_RELAY, false },
     { "raw_same_payload", "switch", false, SEL_SDK, true },
     { "sdk_pipelined", "sdk", false, SEL_SDK, true },
+    { "durable_pipelined", "durable", false, SEL_DURABLE, false },
 };
 #define NPHASES (sizeof phases / sizeof phases[0])
 #define MAX_ROUNDS 32
@@ -216,6 +229,61 @@ typedef struct {
 } phase_result_t;
 
 static phase_result_t results[NPHASES];
+static const char *state_fs = "?";    /* filesystem of the durable state dir */
+
+/*  The switch's fdatasync count from DIAG ("durable"."fsyncs"), or UINT64_MAX. */
+static uint64_t diag_fsyncs(void *zctx, const char *endpoint)
+{
+    char err[256];
+    uint64_t v = UINT64_MAX;
+    peer_t p = { .sock = peer_socket(zctx, endpoint, err, sizeof err), .proto = PROTO_XSP };
+    if (!p.sock)
+        return v;
+    int tmo = 5000;
+    zmq_setsockopt(p.sock, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
+    if (peer_join(&p, "xsp-bench-diag", "bench", err, sizeof err) == 0) {
+        uint8_t buf[64];
+        xsp_hdr_t h = { .cmd = XSP_CMD_DIAG, .corr = 1 };
+        size_t n = xsp_hdr_encode(&h, buf, sizeof buf);
+        frames_t m;
+        if (zmq_send(p.sock, buf, n, 0) >= 0)
+            while (frames_recv(p.sock, &m, 0) > 0) {
+                xsp_hdr_t r;
+                bool done = m.n == 2 && !xsp_hdr_decode(zmq_msg_data(&m.f[0]), zmq_msg_size(&m.f[0]), &r, NULL, 0)
+                            && r.cmd == XSP_CMD_DIAG_REPLY;
+                if (done) {
+                    msgpack_unpacked u;
+                    msgpack_unpacked_init(&u);
+                    if (msgpack_unpack_next(&u, zmq_msg_data(&m.f[1]), zmq_msg_size(&m.f[1]), NULL) ==
+                            MSGPACK_UNPACK_SUCCESS && u.data.type == MSGPACK_OBJECT_MAP) {
+                        const msgpack_object_map *top = &u.data.via.map;
+                        for (uint32_t i = 0; i < top->size; i++) {
+                            const msgpack_object *k = &top->ptr[i].key, *val = &top->ptr[i].val;
+                            if (k->type != MSGPACK_OBJECT_STR || k->via.str.size != 7 ||
+                                memcmp(k->via.str.ptr, "durable", 7) || val->type != MSGPACK_OBJECT_MAP)
+                                continue;
+                            for (uint32_t j = 0; j < val->via.map.size; j++) {
+                                const msgpack_object_kv *kv = &val->via.map.ptr[j];
+                                if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == 6 &&
+                                    !memcmp(kv->key.via.str.ptr, "fsyncs", 6) &&
+                                    kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+                                    v = kv->val.via.u64;
+                            }
+                        }
+                    }
+                    msgpack_unpacked_destroy(&u);
+                }
+                frames_close(&m);
+                if (done)
+                    break;
+            }
+        peer_leave(&p);
+    }
+    int zero = 0;
+    zmq_setsockopt(p.sock, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_close(p.sock);
+    return v;
+}
 
 /*  Run one phase: start its target, load it, stop it.  0, -1 when the phase failed, -2 when
     the target would not even start (its later phases are then skipped). */
@@ -247,12 +315,18 @@ static int run_phase(void *zctx, const phase_t *ph, load_result_t *res, char *er
         .reply_payload = ph->sdk_sizes ? o.sdk_reply : o.payload,
         .timeout_ms = o.timeout_ms,
         .sdk_own_contexts = o.sdk_own_contexts,
+        .flags = !strcmp(t->name, "durable") ? XSP_FLAG_PERSISTENT : 0,
         .warmup_s = o.warmup,
         .seconds = (ph->rtt ? 2 * o.seconds : o.seconds) / o.rounds,
         .samples = ph->rtt ? (o.rtt_count + (size_t) o.rounds - 1) / (size_t) o.rounds : 0,
         .target_pid = child.pid,
     };
+    bool durable = !strcmp(t->name, "durable");
+    uint64_t f0 = durable ? diag_fsyncs(zctx, endpoint) : UINT64_MAX, t0 = now_ns();
     run_load(zctx, &cfg, res, err, errlen);
+    uint64_t f1 = durable ? diag_fsyncs(zctx, endpoint) : UINT64_MAX, t1 = now_ns();
+    res->fsync_per_s = f0 != UINT64_MAX && f1 != UINT64_MAX && t1 > t0
+                           ? (double) (f1 - f0) / ((double) (t1 - t0) / 1e9) : -1;
     int rc = res->ok ? 0 : -1;
     if (!child_alive(&child)) {
         char how[64];
@@ -320,6 +394,7 @@ static void summarize(phase_result_t *pr)
     pr->med.rpc_per_s = median_of(pr->r, n, offsetof(load_result_t, rpc_per_s));
     pr->med.target_cpu = median_of(pr->r, n, offsetof(load_result_t, target_cpu));
     pr->med.bench_cpu = median_of(pr->r, n, offsetof(load_result_t, bench_cpu));
+    pr->med.fsync_per_s = median_of(pr->r, n, offsetof(load_result_t, fsync_per_s));
     for (int i = 0; i < n; i++)
         pr->med.completed += pr->r[i].completed;
     if (pr->npool) {
@@ -388,7 +463,8 @@ static void json_string(const char *s)
 }
 
 typedef struct {
-    const phase_result_t *drtt, *srtt, *rrtt, *spipe, *rpipe, *rsame, *sdk;
+    const phase_result_t *drtt, *srtt, *rrtt, *spipe, *rpipe, *rsame, *sdk, *dpipe;
+    const char *state_fs;       /* filesystem of --state-dir (durable) */
     double rtt_ratio, vs_bare;
     double sdk_overhead;        /* 1 - sdk / raw_same_payload rpc/s */
     uint64_t errors;
@@ -442,6 +518,12 @@ static void report_json(const summary_t *s, double total_s)
         double ss = cpu_per_rpc_us(s->sdk), rs = cpu_per_rpc_us(s->rsame);
         jnum("sdk_switch_cpu_us_per_rpc", ss > 0, ss, 2, true);
         jnum("raw_same_payload_switch_cpu_us_per_rpc", rs > 0, rs, 2, true);
+    }
+    if (s->dpipe) {
+        jnum("durable_rpc_per_s", true, s->dpipe->med.rpc_per_s, 0, true);
+        jnum("durable_fsyncs_per_s", s->dpipe->med.fsync_per_s >= 0, s->dpipe->med.fsync_per_s, 0, true);
+        jnum("durable_vs_switch", s->spipe != NULL, s->spipe ? s->dpipe->med.rpc_per_s / s->spipe->med.rpc_per_s : 0, 3, true);
+        printf("  \"durable_state_fs\": \"%s\",\n", s->state_fs);
     }
     printf("  \"errors\": %llu,\n  \"failed_phases\": %d,\n", (unsigned long long) s->errors, s->failures);
     printf("  \"phases\": {");
@@ -545,6 +627,22 @@ static void report_table(const summary_t *s, double total_s)
             row("cpu us per rpc", v, "switch / bare relay process, in the pipelined phases");
         }
     }
+    if (s->dpipe) {
+        snprintf(v, sizeof v, "%.0f", s->dpipe->med.rpc_per_s);
+        snprintf(note, sizeof note, "PERSISTENT requests, fdatasync on, journal on %s; target >= 50000",
+                 s->state_fs);
+        row("durable_rpc_per_s", v, note);
+        snprintf(v, sizeof v, "%.0f", s->dpipe->med.fsync_per_s);
+        row("durable_fsyncs_per_s", v, "fdatasync calls per second (DIAG durable.fsyncs)");
+        if (s->dpipe->med.fsync_per_s > 0) {
+            snprintf(v, sizeof v, "%.1f", s->dpipe->med.rpc_per_s / s->dpipe->med.fsync_per_s);
+            row("durable_rpc_per_fsync", v, "group commit: requests sharing one fdatasync");
+        }
+        if (s->spipe) {
+            snprintf(v, sizeof v, "%.3f", s->dpipe->med.rpc_per_s / s->spipe->med.rpc_per_s);
+            row("durable_vs_switch", v, "durable / non-persistent pipelined, same run");
+        }
+    }
     if (s->sdk) {
         snprintf(v, sizeof v, "%.0f", s->sdk->med.rpc_per_s);
         snprintf(note, sizeof note, "Datapath.attach through libxsp (request %zu B, reply %zu B)",
@@ -610,7 +708,11 @@ static void usage(FILE *f)
         "  --keep             keep the run dir (child logs) in /tmp\n"
         "  --sdk-own-contexts SDK peers each create their own libzmq context (an I/O\n"
         "                     thread each) instead of sharing the one the raw peers use\n"
-        "  --durable          a later mode (not implemented yet; see targets[] in xsp-bench.c)\n",
+        "  --durable          add durable_pipelined: the same pipelined load with every\n"
+        "                     REQUEST PERSISTENT, the switch journaling with fdatasync\n"
+        "                     (with switch_pipelined, the same run's non-persistent figure)\n"
+        "  --state-dir DIR    the durable phase's journal directory (default: a new\n"
+        "                     directory under /var/tmp, on the real disk, removed after)\n",
         o.clients, o.servers, o.window, o.payload, o.seconds, o.rtt_count, o.rounds, o.transport);
 }
 
@@ -682,11 +784,11 @@ static void parse_args(int argc, char **argv)
             o.pin = false;
         else if (!strcmp(a, "--sdk"))
             o.sdk = true;
-        else if (!strcmp(a, "--durable")) {
-            fprintf(stderr, "xsp-bench: %s is not implemented yet (add a row to targets[] and its "
-                    "phases in tests/bench/xsp-bench.c)\n", a);
-            exit(2);
-        } else if (OPT("--clients"))
+        else if (!strcmp(a, "--durable"))
+            o.durable = true;
+        else if (OPT("--state-dir"))
+            snprintf(o.state_dir, sizeof o.state_dir, "%s", v);
+        else if (OPT("--clients"))
             o.clients = (int) num_arg(a, v, 1, 256);
         else if (OPT("--servers"))
             o.servers = (int) num_arg(a, v, 1, 256);
@@ -739,6 +841,25 @@ static void parse_args(int argc, char **argv)
     }
     if (o.sdk)
         o.only = o.only_given ? o.only | SEL_SDK : SEL_SDK;
+    if (o.durable)
+        o.only = o.only_given || o.sdk ? o.only | SEL_DURABLE : SEL_DURABLE | SEL_PIPELINED;
+    if (o.durable) {
+        if (!o.state_dir[0]) {
+            snprintf(o.state_dir, sizeof o.state_dir, "/var/tmp/xsp-bench-state.XXXXXX");
+            if (!mkdtemp(o.state_dir)) {
+                fprintf(stderr, "xsp-bench: cannot create %s: %s\n", o.state_dir, strerror(errno));
+                exit(2);
+            }
+            o.state_dir_made = true;
+        }
+        struct statfs fs;
+        if (statfs(o.state_dir, &fs) == 0)
+            state_fs = fs.f_type == 0xEF53 ? "ext4" : fs.f_type == 0x58465342 ? "xfs"
+                     : fs.f_type == 0x9123683E ? "btrfs" : fs.f_type == 0x01021994 ? "tmpfs (not a disk!)"
+                     : fs.f_type == 0x794c7630 ? "overlayfs" : "other";
+        if (!o.json)
+            fprintf(stderr, "xsp-bench: durable state dir %s (%s)\n", o.state_dir, state_fs);
+    }
     if (o.warmup < 0)
         o.warmup = o.seconds / o.rounds / 3 < 0.3 ? o.seconds / o.rounds / 3 : 0.3;
 }
@@ -820,6 +941,15 @@ int main(int argc, char **argv)
             pr->r[pr->nrounds++] = r;
         }
     zmq_ctx_term(zctx);
+    if (o.state_dir_made) {
+        const char *files[] = { "journal", "journal.lock", "journal.tmp" };
+        for (size_t i = 0; i < 3; i++) {
+            char f[PATH_MAX + 32];
+            snprintf(f, sizeof f, "%s/%s", o.state_dir, files[i]);
+            unlink(f);
+        }
+        rmdir(o.state_dir);
+    }
     if (o.keep)
         fprintf(stderr, "xsp-bench: run dir kept: %s\n", o.run_dir);
     else
@@ -836,6 +966,8 @@ int main(int argc, char **argv)
     s.rpipe = got("relay_pipelined");
     s.rsame = got("raw_same_payload");
     s.sdk = got("sdk_pipelined");
+    s.dpipe = got("durable_pipelined");
+    s.state_fs = state_fs;
     if (s.sdk && s.rsame)
         s.sdk_overhead = 1 - s.sdk->med.rpc_per_s / s.rsame->med.rpc_per_s;
     if (s.drtt && s.srtt)

@@ -3,7 +3,9 @@
     Owns: in-memory SRs and volumes (keys, names, sizes, metadata, clone/snapshot lineage)
     and data-path state (open, attached domains, the one active domain), behind one mutex so
     it works with --workers N as well as in the event loop.
-    Never touches: disks, xenstore, the registrar.  Everything is lost when it exits.
+    Never touches: disks, xenstore.  Everything is lost when it exits.  It registers with
+    the registrar only when given --scheme (e.g. --scheme mem; xsp_plugin_main does it),
+    so tests without a registrar see no registration traffic.
 
     Built on xsp_plugin_main (xsp/plugin.h): every common option works (--switch, --queue,
     --workers, ...).  Its own options:
@@ -12,6 +14,9 @@
         --seed-volumes N       start with the SR mem://seed attached and N volumes vol-0..
                                (same keys after a restart: for restart tests)
         --resize-delay-ms N    how long Volume.resize takes (default 100)
+        --image-dir DIR        Datapath.attach makes DIR/KEY.img (sparse, the volume's size)
+                               and offers it FIRST as a `file` implementation, so a caller
+                               such as block-xsp can put a real loop device over it
 
     THE ASYNC PATTERN (Volume.resize): the handler checks the arguments and answers errors
     at once; otherwise it keeps the call (its args stay valid until it is answered), arms a
@@ -29,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "xsp/plugin.h"
 
@@ -60,6 +66,7 @@ static struct {
     unsigned next_vol;
     unsigned resize_delay_ms;
     unsigned seed;
+    const char *image_dir;              /* --image-dir, or NULL */
     xsp_plugin_t *plugin;
     unsigned long resizes_in_progress;
     unsigned long sessions;             /* on_connected calls: one per (re)subscribe */
@@ -685,7 +692,18 @@ static int datapath_attach(void *ctx, xsp_storage_call_t *call, const xsp_datapa
     if (!has_domain(&v->attached, a->domain) && xsp_string_list_append(&v->attached, S(a->domain)))
         abort();
     snprintf(dev, sizeof dev, "/dev/mem/%s", v->v.key);
-    snprintf(file, sizeof file, "/run/xsp-test/%s.img", v->v.key);
+    snprintf(file, sizeof file, "%s/%s.img", g.image_dir ? g.image_dir : "/run/xsp-test", v->v.key);
+    if (g.image_dir) {
+        FILE *f = fopen(file, "a");
+        if (!f || ftruncate(fileno(f), (off_t) v->v.virtual_size) != 0) {
+            if (f)
+                fclose(f);
+            pthread_mutex_unlock(&g.mu);
+            return xsp_call_fail(call, XSP_E_BACKEND_FAILURE, XSP_DETAIL1("command", "ftruncate"),
+                                 "cannot make %s", file);
+        }
+        fclose(f);
+    }
     snprintf(nbd, sizeof nbd, "nbd+unix:///%s?socket=/run/xsp-test/nbd.sock", v->v.key);
     /* a backend served by the plugin's own domain, reachable four ways (all borrowed) */
     xsp_implementation_t impl[4];
@@ -701,6 +719,11 @@ static int datapath_attach(void *ctx, xsp_storage_call_t *call, const xsp_datapa
     impl[2].u.file.path = file;
     impl[3].kind = XSP_IMPLEMENTATION_NBD;
     impl[3].u.nbd.uri = nbd;
+    if (g.image_dir) {                          /* the file first */
+        xsp_implementation_t t = impl[0];
+        impl[0] = impl[2];
+        impl[2] = t;
+    }
     xsp_backend_t b;
     xsp_backend_init(&b);
     b.domain.domid = xsp_plugin_domid(g.plugin);
@@ -857,6 +880,12 @@ static int on_option(void *ctx, const char *name, const char *value)
         }
         return 0;
     }
+    if (strcmp(name, "image-dir") == 0) {
+        static char dir[4096];
+        snprintf(dir, sizeof dir, "%s", value);
+        g.image_dir = dir;
+        return 0;
+    }
     unsigned long v = strtoul(value, &end, 10);
     if (*value == '\0' || *end || v > 100000) {
         fprintf(stderr, "xsp-test-plugin: --%s wants a number up to 100000, not '%s'\n", name, value);
@@ -921,6 +950,7 @@ static const xsp_plugin_option_t options[] = {
     { "unimplement", "METHOD", "answer METHOD (e.g. SR.probe) `unimplemented` (repeatable)" },
     { "seed-volumes", "N", "start with SR mem://seed attached, holding volumes vol-0 .. vol-N-1" },
     { "resize-delay-ms", "N", "how long Volume.resize takes, answered later from a timer (100)" },
+    { "image-dir", "DIR", "Datapath.attach offers DIR/KEY.img (made sparse) first, as a file" },
     { NULL, NULL, NULL },
 };
 

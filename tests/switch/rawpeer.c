@@ -90,12 +90,15 @@ static void tl_unlink(rp_t *p)
         }
 }
 
-rp_t *rp_connect_opts(const char *endpoint, int rcvhwm)
+static rp_t *connect_with(const char *endpoint, int rcvhwm, const char *identity)
 {
     rp_t *p = calloc(1, sizeof *p);
     CHECK(p);
     p->sock = zmq_socket(rp_ctx(), ZMQ_DEALER);
     CHECKF(p->sock, "zmq_socket: %s", zmq_strerror(errno));
+    if (identity)
+        CHECKF(zmq_setsockopt(p->sock, ZMQ_ROUTING_ID, identity, strlen(identity)) == 0,
+               "ZMQ_ROUTING_ID: %s", zmq_strerror(errno));
     int linger = 0, sndtimeo = 5000;
     zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(p->sock, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo);
@@ -115,6 +118,16 @@ rp_t *rp_connect_opts(const char *endpoint, int rcvhwm)
     g_peers = p;
     pthread_mutex_unlock(&g_lock);
     return p;
+}
+
+rp_t *rp_connect_opts(const char *endpoint, int rcvhwm)
+{
+    return connect_with(endpoint, rcvhwm, NULL);
+}
+
+rp_t *rp_connect_id(const char *endpoint, const char *identity)
+{
+    return connect_with(endpoint, 0, identity);
 }
 
 rp_t *rp_connect(const char *endpoint)

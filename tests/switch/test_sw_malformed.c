@@ -4,7 +4,7 @@
     round trips and checks every answer, attackers send bad frames:
 
     shapes     a catalogue of hand-made bad messages — empty header, non-arrays, empty
-               array, unknown commands (0, 19, 99, 255, 2^64-1, negative, string), wrong
+               array, unknown commands (0, 20, 99, 255, 2^64-1, negative, string), wrong
                field types (string for uint, uint for string, negative, float, bool, nil,
                array), missing fields, huge declared str/bin/array/map/ext lengths
                (0xdb ff ff ff ff ...), truncations of a valid REQUEST at every length,
@@ -175,7 +175,7 @@ static const shape_t shapes[] = {
     { "never-used byte c1", "c1", 0, RP_ANY },
     { "empty array", "90", 0, RP_ANY },
     { "cmd 0", "91 00", 0, RP_ANY },
-    { "cmd 19", "91 13", 0, RP_ANY },
+    { "cmd 20", "91 14", 0, RP_ANY },
     { "cmd 99", "91 63", 0, RP_ANY },
     { "cmd 255", "91 cc ff", 0, RP_ANY },
     { "cmd 2^64-1", "91 cf ff ff ff ff ff ff ff ff", 0, RP_ANY },

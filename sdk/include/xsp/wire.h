@@ -54,11 +54,13 @@ typedef enum {
     XSP_CMD_UNTRACE      = 16,  /* peer -> switch */
     XSP_CMD_DIAG         = 17,  /* peer -> switch */
     XSP_CMD_DIAG_REPLY   = 18,  /* switch -> peer, + payload (msgpack map) */
-    XSP_CMD__MAX         = 18
+    XSP_CMD_ACCEPTED     = 19,  /* switch -> client: a PERSISTENT request is journaled */
+    XSP_CMD__MAX         = 19
 } xsp_cmd_t;
 
 /*  REQUEST / DELIVER flags. */
 #define XSP_FLAG_AT_MOST_ONCE  0x1u  /* never redeliver: fail with server-lost instead */
+#define XSP_FLAG_PERSISTENT    0x2u  /* REQUEST: journal before accepting; ACCEPTED follows */
 
 /*  RESULT / REPLY status. */
 #define XSP_STATUS_OK     0u   /* payload is the answer */
@@ -89,8 +91,8 @@ typedef struct {
     uint64_t max_credit;    /* WELCOME */
     xsp_str_t sw_version;   /* WELCOME: switch build version */
     uint64_t boot_id;       /* WELCOME: random per switch start: a change means a restart */
-    uint64_t corr;          /* REQUEST, RESULT, DIAG, DIAG_REPLY; ERROR: reference */
-    uint64_t msg_id;        /* DELIVER, REPLY, RESULT, TRACE_EVENT */
+    uint64_t corr;          /* REQUEST, RESULT, DIAG, DIAG_REPLY, ACCEPTED; ERROR: reference */
+    uint64_t msg_id;        /* DELIVER, REPLY, RESULT, TRACE_EVENT, ACCEPTED */
     xsp_str_t queue;        /* REQUEST, DELIVER, SUBSCRIBE, UNSUBSCRIBE, CREDIT, TRACE_EVENT;
                                TRACE: queue glob ("" = all) */
     uint64_t timeout_ms;    /* REQUEST: relative deadline (0 = none); DELIVER: time left */
