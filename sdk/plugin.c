@@ -205,6 +205,7 @@ const char *xsp_plugin_queue(const xsp_plugin_t *p) { return p->queue; }
 const char *xsp_plugin_name(const xsp_plugin_t *p) { return p->def->name; }
 uint32_t xsp_plugin_domid(const xsp_plugin_t *p) { return p->domid; }
 unsigned xsp_plugin_workers(const xsp_plugin_t *p) { return p->workers; }
+const char *xsp_plugin_backend_domain(const xsp_plugin_t *p) { return p->backend_domain; }
 
 /* ================================================================ command line */
 

@@ -48,7 +48,7 @@ static const char COMMON_HELP[] =
     "                     sr attach): the plugin serving scheme S\n"
     "  --registrar QUEUE  the registrar's queue (default " XSP_REGISTRAR_QUEUE ")\n"
     "  --dbg STRING       debug context, passed to the plugin and recorded by the switch\n"
-    "                     (default \"" DEFAULT_DBG "\")\n"
+    "                     (default \"" DEFAULT_DBG " INTERFACE METHOD\")\n"
     "  --timeout SECONDS  deadline told to the switch (default 30; 0 = none)\n"
     "  --json             print the result as JSON instead of text\n"
     "  --switch ENDPOINT  the switch to talk to (default $XSP_SWITCH; see xsp --help)\n"
@@ -720,7 +720,9 @@ static int run_method(const cli_ctx_t *ctx, const cli_iface_t *ifc, const cli_me
     const xsp_method_info_t *info = m->info;
     char cmd[128];
     snprintf(cmd, sizeof cmd, "%s %s", ifc->name, m->name);
-    storage_opts_t o = { .ctx = *ctx, .dbg = DEFAULT_DBG };
+    char dflt_dbg[160];     /* "xsp-cli datapath attach": the trace then says what ran */
+    snprintf(dflt_dbg, sizeof dflt_dbg, "%s %s", DEFAULT_DBG, cmd);
+    storage_opts_t o = { .ctx = *ctx, .dbg = dflt_dbg };
     call_t c = { .cmd = cmd, .m = m, .args = calloc(1, info->args_size ? info->args_size : 1) };
     if (!c.args)
         return cli_die(CLI_LOCAL, "out of memory");

@@ -175,6 +175,10 @@ const char *xsp_plugin_queue(const xsp_plugin_t *plugin);
 const char *xsp_plugin_name(const xsp_plugin_t *plugin);
 uint32_t xsp_plugin_domid(const xsp_plugin_t *plugin);
 unsigned xsp_plugin_workers(const xsp_plugin_t *plugin);
+/*  The backend-domain policy in force (--backend-domain, else def->backend_domain): NULL or
+    "own", a domid in decimal, or "on-demand" (already checked by the option parser).  A
+    plugin's Datapath.attach answers its backend domain from it. */
+const char *xsp_plugin_backend_domain(const xsp_plugin_t *plugin);
 
 #ifdef __cplusplus
 }
