@@ -38,13 +38,16 @@ struct call {
     int64_t wait_deadline;      /* absolute ms of the caller's limit, INT64_MAX = none */
     uint32_t wait_ms;           /* for the message */
     size_t heap_idx;
-    char *queue;
+    char *queue;                /* point into the call's own allocation */
     char *dbg;
     bool has_body;
     zmq_msg_t body;
     xsp_done_fn *cb;
-    void *arg;
+    void *arg;                  /* the caller's arg, or ctx */
+    xsp_drop_fn *drop;          /* run on ctx when the call ends without its callback */
+    void *ctx;                  /* ctx_size bytes inside the allocation, or NULL */
     call_t *prev, *next;
+    max_align_t tail_[];        /* ctx, then queue and dbg */
 };
 
 typedef struct {
@@ -179,9 +182,15 @@ static void call_free(call_t *call)
 {
     if (call->has_body)
         zmq_msg_close(&call->body);
-    free(call->queue);
-    free(call->dbg);
     free(call);
+}
+
+/*  A call that ends without its callback (cancel, destroy): let its owner release ctx. */
+static void call_drop(call_t *call)
+{
+    if (call->drop)
+        call->drop(call->ctx);
+    call_free(call);
 }
 
 /*  Take the call out of every index (it is then owned by the caller of unlink). */
@@ -512,6 +521,7 @@ xsp_client_t *xsp_client_new_opts(const xsp_client_opts_t *opts, xsp_error_t *er
         .name = o.name ? o.name : "xsp-client",
         .role = o.role ? o.role : "client",
         .domid = o.domid,
+        .zmq_ctx = o.zmq_ctx,
     };
     xsp_session_events_t ev = { .message = on_message, .welcome = on_welcome };
     c->s = xsp_session_new(&cfg, &ev, c, err);
@@ -548,7 +558,7 @@ void xsp_client_destroy(xsp_client_t **self_p)
     while (c->head) {
         call_t *call = c->head;
         call_unlink(c, call);
-        call_free(call);
+        call_drop(call);
     }
     xsp_session_destroy(&c->s);
     xsp_idmap_dispose(&c->calls);
@@ -584,7 +594,7 @@ size_t xsp_client_outstanding(const xsp_client_t *c)
 /*  Create and index a call; it is sent right away when a session is up. */
 static call_t *call_start(xsp_client_t *c, kind_t kind, const char *queue, const void *body,
                           size_t len, const xsp_call_opts_t *opts, xsp_done_fn *cb, void *arg,
-                          xsp_error_t *err)
+                          size_t ctx_size, xsp_drop_fn *drop, xsp_error_t *err)
 {
     xsp_call_opts_t o;
     memset(&o, 0, sizeof o);
@@ -612,11 +622,27 @@ static call_t *call_start(xsp_client_t *c, kind_t kind, const char *queue, const
             return NULL;
         }
     }
-    call_t *call = calloc(1, sizeof *call);
+    /* one allocation: the call, the caller's ctx, the queue name and dbg */
+    const char *qname = kind == K_REQUEST ? queue : "(diag)";
+    const char *dbg = o.dbg ? o.dbg : "";
+    size_t qlen = strlen(qname), dlen = strlen(dbg);
+    size_t ctx_room = (ctx_size + sizeof (max_align_t) - 1) / sizeof (max_align_t) * sizeof (max_align_t);
+    call_t *call = malloc(sizeof *call + ctx_room + qlen + 1 + dlen + 1);
     if (!call) {
         xsp_error_set(err, XSP_E_SYSTEM, "out of memory");
         return NULL;
     }
+    memset(call, 0, sizeof *call + ctx_room);
+    char *strings = (char *) call->tail_ + ctx_room;
+    call->queue = strings;
+    memcpy(call->queue, qname, qlen + 1);
+    call->dbg = strings + qlen + 1;
+    memcpy(call->dbg, dbg, dlen + 1);
+    if (ctx_size) {
+        call->ctx = call->tail_;
+        arg = call->ctx;
+    }
+    call->drop = drop;
     call->heap_idx = NO_HEAP;
     call->kind = kind;
     call->id = ++c->next_id;
@@ -627,10 +653,8 @@ static call_t *call_start(xsp_client_t *c, kind_t kind, const char *queue, const
     call->sw_deadline = o.timeout_ms == XSP_TIMEOUT_INFINITE || kind == K_DIAG ? 0 : now + o.timeout_ms;
     call->wait_deadline = o.wait_ms == XSP_TIMEOUT_INFINITE ? INT64_MAX : now + o.wait_ms;
     call->wait_ms = o.wait_ms;
-    call->queue = strdup(kind == K_REQUEST ? queue : "(diag)");
-    call->dbg = strdup(o.dbg ? o.dbg : "");
-    bool ok = call->queue && call->dbg;
-    if (ok && kind == K_REQUEST && len > 0) {
+    bool ok = true;
+    if (kind == K_REQUEST && len > 0) {
         ok = zmq_msg_init_size(&call->body, len) == 0;
         if (ok) {
             call->has_body = true;
@@ -663,9 +687,28 @@ int xsp_client_send(xsp_client_t *c, const char *queue, const void *body, size_t
     if (maxp && len > maxp)
         return xsp_error_set(err, XSP_E_TOO_LARGE, "a body of %zu bytes is over the switch's "
                              "max_payload of %llu bytes", len, (unsigned long long) maxp);
-    call_t *call = call_start(c, K_REQUEST, queue, body, len, opts, cb, arg, err);
+    call_t *call = call_start(c, K_REQUEST, queue, body, len, opts, cb, arg, 0, NULL, err);
     if (!call)
         return err ? err->code : XSP_E_INVALID_ARGUMENT;
+    if (call_id)
+        *call_id = call->id;
+    return XSP_OK;
+}
+
+int xsp_client_send_ctx(xsp_client_t *c, const char *queue, const void *body, size_t len,
+                        const xsp_call_opts_t *opts, xsp_done_fn *cb, size_t ctx_size,
+                        xsp_drop_fn *drop, void **ctx, uint64_t *call_id, xsp_error_t *err)
+{
+    *ctx = NULL;
+    uint64_t maxp = xsp_session_welcome(c->s)->max_payload;
+    if (maxp && len > maxp)
+        return xsp_error_set(err, XSP_E_TOO_LARGE, "a body of %zu bytes is over the switch's "
+                             "max_payload of %llu bytes", len, (unsigned long long) maxp);
+    call_t *call = call_start(c, K_REQUEST, queue, body, len, opts, cb, NULL,
+                              ctx_size ? ctx_size : 1, drop, err);
+    if (!call)
+        return err ? err->code : XSP_E_INVALID_ARGUMENT;
+    *ctx = call->ctx;
     if (call_id)
         *call_id = call->id;
     return XSP_OK;
@@ -677,7 +720,7 @@ int xsp_client_cancel(xsp_client_t *c, uint64_t call_id)
     if (!call)
         return -1;
     call_unlink(c, call);
-    call_free(call);
+    call_drop(call);
     return 0;
 }
 
@@ -786,7 +829,7 @@ int xsp_client_diag(xsp_client_t *c, int timeout_ms, void **data, size_t *len, x
     memset(&o, 0, sizeof o);
     o.wait_ms = timeout_ms > 0 ? (uint32_t) timeout_ms : 5000;
     xsp_client_process(c);
-    if (!call_start(c, K_DIAG, NULL, NULL, 0, &o, sync_done, &r, err))
+    if (!call_start(c, K_DIAG, NULL, NULL, 0, &o, sync_done, &r, 0, NULL, err))
         return err ? err->code : XSP_E_SYSTEM;
     xsp_reply_t rep;
     memset(&rep, 0, sizeof rep);

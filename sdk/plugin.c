@@ -225,7 +225,7 @@ static const struct {
     { "log-level", "L", "err, warn, info (default) or debug", OPT_LOG_LEVEL },
     { "syslog", NULL, "log to syslog instead of stderr", OPT_SYSLOG },
     { "foreground", NULL, "run in the foreground (always: the plugin never forks)", OPT_FOREGROUND },
-    { "credit", "N", "requests delivered at once (default: the worker count, else 64)", OPT_CREDIT },
+    { "credit", "N", "requests delivered at once (default: the worker count, else 64; with workers, at most their count)", OPT_CREDIT },
     { "workers", "N", "threads for blocking handlers (0 = handlers run in the event loop)", OPT_WORKERS },
     { "scheme", "S", "register as serving URI scheme S (repeatable; replaces the plugin's own list)", OPT_SCHEME },
     { "backend-domain", "D", "where backends run: own (default), a domid, or on-demand", OPT_BACKEND_DOMAIN },
@@ -596,6 +596,8 @@ int xsp_plugin_main(int argc, char **argv, const xsp_plugin_def_t *def)
         return rc < 0 ? 0 : rc;
     if (p.credit == 0)
         p.credit = def->credit ? def->credit : p.workers ? p.workers : DEFAULT_CREDIT;
+    if (p.workers && p.credit > p.workers)
+        p.credit = p.workers;   /* what xsp_server_subscribe would make of it (plugin.h) */
     snprintf(ident, sizeof ident, "%s", p.peer_name);
     xsp_log_open(ident, p.use_syslog, (xsp_log_level_t) p.log_level);
 

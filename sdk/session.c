@@ -153,10 +153,12 @@ typedef enum { ST_CONNECTING, ST_READY, ST_FAILED } state_t;
 
 struct xsp_session {
     void *ctx;
+    bool own_ctx;               /* created here (terminated on destroy), not lent */
     void *sock;
     int zfd;                    /* ZMQ_FD of sock, member of epfd */
     int epfd;                   /* the stable pollable fd */
     int kickfd;                 /* eventfd: "a message is waiting", see check_kick */
+    bool kicked;                /* kickfd was written since process() last drained it */
     char endpoint[1024];
     char name[XSP_NAME_MAX + 1];
     char role[XSP_ROLE_MAX + 1];
@@ -166,6 +168,7 @@ struct xsp_session {
     xsp_welcome_t w;
     int64_t hb;                 /* heartbeat interval in force, ms */
     int64_t last_send, last_recv, hello_at;
+    int64_t now;                /* the clock read when the outer xsp_session_process began */
     int in_process;             /* nesting depth of xsp_session_process */
     xsp_error_t refused;        /* why the last HELLO was refused (code XSP_OK if not) */
     xsp_session_events_t ev;
@@ -189,6 +192,7 @@ static void check_kick(xsp_session_t *s)
         uint64_t one = 1;
         ssize_t w = write(s->kickfd, &one, sizeof one);
         (void) w;
+        s->kicked = true;
     }
 }
 
@@ -260,7 +264,9 @@ static int raw_send(xsp_session_t *s, const xsp_hdr_t *h, zmq_msg_t *payload)
         errno = e;
         return -1;
     }
-    s->last_send = xsp_now_ms();
+    /* inside process() the clock read at its start is good enough for heartbeats (a batch
+       takes microseconds); one clock read per message was measurable */
+    s->last_send = s->in_process ? s->now : xsp_now_ms();
     check_kick(s);
     return 0;
 }
@@ -324,7 +330,8 @@ xsp_session_t *xsp_session_new(const xsp_session_cfg_t *cfg, const xsp_session_e
     s->owner = owner;
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     s->kickfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    s->ctx = zmq_ctx_new();
+    s->own_ctx = cfg->zmq_ctx == NULL;
+    s->ctx = s->own_ctx ? zmq_ctx_new() : cfg->zmq_ctx;
     if (s->epfd < 0 || s->kickfd < 0 || !s->ctx) {
         xsp_error_set(err, XSP_E_SYSTEM, "cannot create the session: %s", strerror(errno));
         xsp_session_destroy(&s);
@@ -357,7 +364,7 @@ void xsp_session_destroy(xsp_session_t **self_p)
         raw_send(s, &h, NULL);
     }
     close_socket(s, CLOSE_LINGER_MS);
-    if (s->ctx)
+    if (s->ctx && s->own_ctx)
         zmq_ctx_term(s->ctx);
     if (s->epfd >= 0)
         close(s->epfd);
@@ -478,7 +485,7 @@ static void handle(xsp_session_t *s, zmq_msg_t *hdr, zmq_msg_t *payload)
 {
     xsp_hdr_t h;
     char why[160];
-    s->last_recv = xsp_now_ms();    /* any message is a sign of life */
+    s->last_recv = s->now;          /* any message is a sign of life */
     if (xsp_hdr_decode(zmq_msg_data(hdr), zmq_msg_size(hdr), &h, why, sizeof why) != 0) {
         xsp_log(XSP_LOG_WARN, "ignoring a malformed message from the switch: %s", why);
         return;
@@ -524,15 +531,16 @@ static void tick(xsp_session_t *s)
 int xsp_session_process(xsp_session_t *s)
 {
     int handled = 0;
-    s->in_process++;
+    if (!s->in_process++)
+        s->now = xsp_now_ms();
     uint64_t junk;
-    while (read(s->kickfd, &junk, sizeof junk) > 0)
-        ;
+    if (s->kicked) {            /* only we write it: no read(2) per call when it is idle */
+        s->kicked = false;
+        while (read(s->kickfd, &junk, sizeof junk) > 0)
+            ;
+    }
+    /* receive until EAGAIN (which also re-arms ZMQ_FD), or until the budget is spent */
     while (handled < PROCESS_BUDGET && s->sock) {
-        int events = 0;
-        size_t sz = sizeof events;
-        if (zmq_getsockopt(s->sock, ZMQ_EVENTS, &events, &sz) != 0 || !(events & ZMQ_POLLIN))
-            break;
         zmq_msg_t hdr, payload;
         zmq_msg_init(&hdr);
         if (zmq_msg_recv(&hdr, s->sock, ZMQ_DONTWAIT) < 0) {

@@ -66,6 +66,11 @@ typedef struct {
     uint32_t domid;         /* domain the caller runs in (a claim); 0 = dom0 */
     int connect_timeout_ms; /* wait for WELCOME: 0 = XSP_CONNECT_TIMEOUT_MS;
                                -1 = do not wait (calls wait locally until connected) */
+    void *zmq_ctx;          /* NULL = the client creates its own libzmq context (and with
+                               it an I/O thread).  Else a context to share (e.g. with the
+                               process's servers: one I/O thread for all, cheaper when they
+                               share a core); borrowed: it must outlive the client, which
+                               never terminates it. */
 } xsp_client_opts_t;
 
 /*  Connect and say HELLO, waiting up to XSP_CONNECT_TIMEOUT_MS for WELCOME.
@@ -73,7 +78,8 @@ typedef struct {
     5000 ms", XSP_E_TOO_MANY_PEERS. */
 xsp_client_t *xsp_client_new(const char *endpoint, const char *name, xsp_error_t *err);
 xsp_client_t *xsp_client_new_opts(const xsp_client_opts_t *opts, xsp_error_t *err);
-/*  Say BYE and free everything.  Outstanding calls are dropped without callbacks.
+/*  Say BYE and free everything.  Outstanding calls are dropped without callbacks (their
+    drop hooks run: see xsp_client_send_ctx).
     *self_p becomes NULL; NULL or *NULL is a no-op.  Not from inside a callback. */
 void xsp_client_destroy(xsp_client_t **self_p);
 
@@ -142,8 +148,27 @@ typedef void xsp_done_fn(xsp_client_t *client, uint64_t call_id, const xsp_error
 int xsp_client_send(xsp_client_t *self, const char *queue, const void *body, size_t len,
                     const xsp_call_opts_t *opts, xsp_done_fn *cb, void *arg,
                     uint64_t *call_id, xsp_error_t *err);
-/*  Forget a call: its callback will not run; a late answer is ignored (the switch may
-    still deliver the request).  Returns 0, or -1 if the call is not outstanding. */
+/*  A call's context released without its callback (see xsp_client_send_ctx). */
+typedef void xsp_drop_fn(void *ctx);
+
+/*  xsp_client_send with a per-call context that lives and dies with the call, for layers
+    on top of the client (the typed stubs of xsp/stub.h use it):  *ctx gets ctx_size
+    zeroed, max_align_t-aligned bytes kept inside the call itself (no allocation of their
+    own), and cb gets ctx as its arg.  The context is the client's memory: it is valid
+    until the call ends and is freed with it, exactly once, however it ends:
+      - completion: cb(…, ctx) runs, then the memory is freed;
+      - xsp_client_cancel() or xsp_client_destroy(): cb does not run; drop(ctx) runs (when
+        drop is not NULL, e.g. to release what the caller stored in ctx), then the memory
+        is freed.
+    Fill *ctx right after a successful return: no callback runs before the next
+    xsp_client_process().  On failure (an error code, as xsp_client_send) *ctx is NULL and
+    neither cb nor drop ever runs. */
+int xsp_client_send_ctx(xsp_client_t *self, const char *queue, const void *body, size_t len,
+                        const xsp_call_opts_t *opts, xsp_done_fn *cb, size_t ctx_size,
+                        xsp_drop_fn *drop, void **ctx, uint64_t *call_id, xsp_error_t *err);
+/*  Forget a call: its callback will not run (its drop hook does, for a call made with
+    xsp_client_send_ctx); a late answer is ignored (the switch may still deliver the
+    request).  Returns 0, or -1 if the call is not outstanding. */
 int xsp_client_cancel(xsp_client_t *self, uint64_t call_id);
 /*  Number of outstanding calls. */
 size_t xsp_client_outstanding(const xsp_client_t *self);

@@ -30,7 +30,10 @@
         --foreground        accepted for compatibility: the plugin ALWAYS runs in the
                             foreground.  It never forks, detaches or writes a pid file; run
                             it under a supervisor (systemd Type=exec, runit, a toolstack).
-        --credit N          requests delivered at once (default: the worker count, else 64)
+        --credit N          requests delivered at once (default: the worker count, else 64);
+                            with --workers N it is at most N (a larger value is lowered to N,
+                            logged); with --workers 0 it is exactly N, requests answered
+                            later included
         --workers N         0 = handlers run in the event loop (they must not block: answer
                             later from a timer or an fd instead); N = a pool of N threads for
                             handlers that block (credit is then at most N)
