@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "session.h"
 #include "xsp/endpoint.h"
@@ -33,6 +34,7 @@ struct call {
     kind_t kind;
     uint64_t gen;               /* session generation it was last sent in; 0 = unsent */
     bool rejected;              /* refused with no-session: it never reached a server */
+    bool accepted;              /* PERSISTENT and ACCEPTED: journaled by the switch */
     unsigned flags;
     int64_t sw_deadline;        /* absolute ms of the switch deadline, 0 = none */
     int64_t wait_deadline;      /* absolute ms of the caller's limit, INT64_MAX = none */
@@ -66,6 +68,7 @@ struct xsp_client {
     size_t heap_len, heap_cap;
     uint64_t next_id;
     uint64_t peer_id;           /* from the last WELCOME */
+    bool has_identity;          /* opts.identity was set: answers follow us across restarts */
     trace_t tr;
 };
 
@@ -253,7 +256,7 @@ static void call_transmit(xsp_client_t *c, call_t *call)
         h.cmd = XSP_CMD_REQUEST;
         h.queue = XSP_STR(call->queue);
         h.dbg = XSP_STR(call->dbg);
-        h.flags = call->flags & XSP_FLAG_AT_MOST_ONCE;
+        h.flags = call->flags & (XSP_FLAG_AT_MOST_ONCE | XSP_FLAG_PERSISTENT);
         if (call->sw_deadline) {
             int64_t left = call->sw_deadline - xsp_now_ms();
             h.timeout_ms = left > 0 ? (uint64_t) left : 1;  /* let the switch say expired */
@@ -410,6 +413,12 @@ static void on_message(void *owner, const xsp_hdr_t *h, zmq_msg_t *payload)
     case XSP_CMD_DIAG_REPLY:
         on_diag_reply(c, h, payload);
         break;
+    case XSP_CMD_ACCEPTED: {
+        call_t *call = xsp_idmap_get(&c->calls, h->corr);
+        if (call && call->kind == K_REQUEST && (call->flags & XSP_CALL_PERSISTENT))
+            call->accepted = true;
+        break;
+    }
     case XSP_CMD_TRACE_EVENT:
         on_trace_event(c, h, payload);
         break;
@@ -447,8 +456,12 @@ static void on_welcome(void *owner, bool renewed)
         next = call->next;
         if (call->gen == gen)
             continue;
+        if (call->accepted && !call->rejected && c->has_identity) {
+            call->gen = gen;        /* journaled: its answer comes to our identity */
+            continue;
+        }
         if (call->gen == 0 || call->rejected || call->kind == K_DIAG ||
-            !(call->flags & XSP_CALL_AT_MOST_ONCE)) {
+            (!(call->flags & XSP_CALL_AT_MOST_ONCE) && !call->accepted)) {
             call_transmit(c, call);
         } else {
             call_unlink(c, call);
@@ -462,9 +475,15 @@ static void on_welcome(void *owner, bool renewed)
         lost = call->next;
         call->next = NULL;
         xsp_error_t err;
-        xsp_error_set(&err, XSP_E_DISCONNECTED,
-                      "the switch restarted with this at-most-once call outstanding (queue '%s'); "
-                      "it may or may not have run", call->queue);
+        if (call->accepted)
+            xsp_error_set(&err, XSP_E_DISCONNECTED,
+                          "the switch restarted with this persistent call outstanding (queue '%s'): "
+                          "it is journaled and will run, but its answer cannot reach a client "
+                          "without an identity (xsp_client_opts_t.identity)", call->queue);
+        else
+            xsp_error_set(&err, XSP_E_DISCONNECTED,
+                          "the switch restarted with this at-most-once call outstanding (queue '%s'); "
+                          "it may or may not have run", call->queue);
         if (call->cb)
             call->cb(c, call->id, &err, &(xsp_reply_t) { 0 }, call->arg);
         call_free(call);
@@ -516,12 +535,27 @@ xsp_client_t *xsp_client_new_opts(const xsp_client_opts_t *opts, xsp_error_t *er
         return NULL;
     }
     xsp_idmap_init(&c->calls);
+    if (o.identity) {
+        size_t n = strlen(o.identity);
+        if (n == 0 || n > 255) {
+            xsp_error_set(err, XSP_E_INVALID_ARGUMENT, "an identity is 1-255 bytes (got %zu)", n);
+            xsp_client_destroy(&c);
+            return NULL;
+        }
+        c->has_identity = true;
+        /* call ids unique across this identity's lives: microseconds of the realtime
+           clock, shifted to leave room for 4096 calls per microsecond */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        c->next_id = ((uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u) << 12;
+    }
     xsp_session_cfg_t cfg = {
         .endpoint = ep,
         .name = o.name ? o.name : "xsp-client",
         .role = o.role ? o.role : "client",
         .domid = o.domid,
         .zmq_ctx = o.zmq_ctx,
+        .identity = o.identity,
     };
     xsp_session_events_t ev = { .message = on_message, .welcome = on_welcome };
     c->s = xsp_session_new(&cfg, &ev, c, err);
@@ -586,6 +620,12 @@ bool xsp_client_connected(const xsp_client_t *c)
     return xsp_session_ready(c->s);
 }
 
+bool xsp_client_accepted(const xsp_client_t *self, uint64_t call_id)
+{
+    const call_t *call = call_id ? xsp_idmap_get(&self->calls, call_id) : NULL;
+    return call && call->accepted;
+}
+
 size_t xsp_client_outstanding(const xsp_client_t *c)
 {
     return c->calls.len;
@@ -646,7 +686,7 @@ static call_t *call_start(xsp_client_t *c, kind_t kind, const char *queue, const
     call->heap_idx = NO_HEAP;
     call->kind = kind;
     call->id = ++c->next_id;
-    call->flags = o.flags & XSP_CALL_AT_MOST_ONCE;
+    call->flags = o.flags & (XSP_CALL_AT_MOST_ONCE | XSP_CALL_PERSISTENT);
     call->cb = cb;
     call->arg = arg;
     int64_t now = xsp_now_ms();

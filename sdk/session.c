@@ -162,6 +162,7 @@ struct xsp_session {
     char endpoint[1024];
     char name[XSP_NAME_MAX + 1];
     char role[XSP_ROLE_MAX + 1];
+    char identity[256];         /* routing id; "" = none */
     uint32_t domid;
     state_t state;
     uint64_t gen;               /* WELCOMEs seen */
@@ -218,6 +219,12 @@ static int open_socket(xsp_session_t *s, xsp_error_t *err)
     zmq_setsockopt(sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
     /* Never refuse a send locally: the switch bounds what a peer may have outstanding. */
     zmq_setsockopt(sock, ZMQ_SNDHWM, &sndhwm, sizeof sndhwm);
+    if (s->identity[0] && zmq_setsockopt(sock, ZMQ_ROUTING_ID, s->identity, strlen(s->identity)) != 0) {
+        int e = errno;
+        zmq_close(sock);
+        return xsp_error_set(err, XSP_E_INVALID_ARGUMENT, "cannot set the identity '%s': %s",
+                             s->identity, zmq_strerror(e));
+    }
     if (zmq_connect(sock, s->endpoint) != 0) {
         int e = errno;
         zmq_close(sock);
@@ -324,6 +331,7 @@ xsp_session_t *xsp_session_new(const xsp_session_cfg_t *cfg, const xsp_session_e
     snprintf(s->name, sizeof s->name, "%s", cfg->name && *cfg->name ? cfg->name : "xsp");
     snprintf(s->role, sizeof s->role, "%s", cfg->role && *cfg->role ? cfg->role : "client");
     s->domid = cfg->domid;
+    snprintf(s->identity, sizeof s->identity, "%s", cfg->identity ? cfg->identity : "");
     s->hb = DEFAULT_HEARTBEAT_MS;
     if (ev)
         s->ev = *ev;

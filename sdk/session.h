@@ -102,6 +102,9 @@ typedef struct {
     uint32_t domid;
     void *zmq_ctx;          /* a libzmq context to use (borrowed: never terminated here);
                                NULL = the session creates and terminates its own */
+    const char *identity;   /* the socket's ZeroMQ routing id (docs/protocol.md §4.5), kept
+                               across reconnects; NULL = libzmq's generated one.  1-255
+                               bytes, not starting with a 0 byte (checked by the owner). */
 } xsp_session_cfg_t;
 
 /*  Create the socket, connect and send HELLO; never waits.  NULL + err on failure
