@@ -34,6 +34,7 @@ enum {
 typedef struct {
     const char *endpoint;   /* --switch, or NULL (then XSP_SWITCH / default) */
     const char *prog;       /* "xsp" */
+    const char *identity;   /* `xsp call --identity`, or NULL */
 } cli_ctx_t;
 
 typedef int cli_fn(const cli_ctx_t *ctx, int argc, char **argv);

@@ -18,11 +18,16 @@
 const cli_cmd_t cli_builtin_cmds[] = {
     { "call", cmd_call, "send one request to a queue and print the answer",
       "usage: xsp call QUEUE [BODY] [--timeout SECONDS] [--dbg STRING] [--at-most-once]\n"
+      "                [--persistent [--identity ID]]\n"
       "  Sends BODY (or, without it, all of standard input) to QUEUE and writes the\n"
       "  answer's body to standard output.  An error answer's body is written too.\n"
       "  --timeout SECONDS  deadline told to the switch (default 30; 0 = none)\n"
       "  --dbg STRING       debug text recorded in traces and passed to the server\n"
-      "  --at-most-once     never deliver twice (fail rather than resend after a restart)\n" },
+      "  --at-most-once     never deliver twice (fail rather than resend after a restart)\n"
+      "  --persistent       the switch journals the request before accepting it (needs a\n"
+      "                     switch with --state-dir): it survives a switch crash\n"
+      "  --identity ID      this caller's identity, so the answer of a persistent request\n"
+      "                     still reaches it after a switch restart\n" },
     { "serve", cmd_serve, "serve a queue: echo requests or answer them with a shell command",
       "usage: xsp serve QUEUE (--echo | --exec 'CMD') [--concurrency N]\n"
       "  --echo             answer every request with its own body\n"
@@ -148,6 +153,7 @@ xsp_client_t *cli_connect(const cli_ctx_t *ctx, const char *role)
     o.name = "xsp-cli";
     o.role = role;
     o.connect_timeout_ms = 3000;
+    o.identity = ctx->identity;
     xsp_client_t *c = xsp_client_new_opts(&o, &err);
     if (!c)
         cli_fail(&err);
