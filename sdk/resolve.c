@@ -21,6 +21,7 @@
 
 #include "xsp/registrar_client.h"
 #include "xsp/stub.h"
+#include "xsp/validate.h"
 #include "xsp/wire.h"
 
 #define SCHEME_MAX 64
@@ -192,6 +193,36 @@ int xsp_resolver_resolve_kind(xsp_resolver_t *self, const char *uri, int kind, c
     return XSP_OK;
 }
 
+/*  The answer check of the by-URI stubs (xsp/validate.h): Datapath.attach answers are
+    checked against the registration of the plugin that served uri.  may_resolve: the
+    registration may be fetched again when it left the cache (not from inside a callback). */
+static int check_result(xsp_resolver_t *self, const char *uri, int kind, const xsp_method_info_t *mi,
+                        void *result, bool may_resolve, xsp_error_t *err)
+{
+    if (!mi || !result || strcmp(mi->name, "Datapath.attach") != 0)
+        return XSP_OK;
+    char scheme[SCHEME_MAX + 1];
+    entry_t *e = NULL;
+    int rc;
+    if (may_resolve)
+        e = lookup(self, uri, kind, NULL, err);
+    else if (xsp_uri_scheme(uri, scheme, sizeof scheme, err) == XSP_OK && !(e = find(self, scheme, kind)))
+        xsp_error_set(err, XSP_E_PERMISSION_DENIED, "the answer of Datapath.attach for '%.200s' cannot "
+                      "be checked: the registration of its plugin is no longer known", uri);
+    rc = e ? xsp_validate_backend(&e->res, result, err) : (int) err->code;
+    if (rc != XSP_OK) {
+        mi->result_dispose(result);
+        mi->result_init(result);
+    }
+    return rc;
+}
+
+int xsp_resolver_check(xsp_resolver_t *self, const char *uri, int kind, const xsp_method_info_t *mi,
+                       void *result, xsp_error_t *err)
+{
+    return check_result(self, uri, kind, mi, result, true, err);
+}
+
 int xsp_resolver_resolve(xsp_resolver_t *self, const char *uri, const char *dbg,
                          xsp_resolve_result_t *result, xsp_error_t *err)
 {
@@ -302,6 +333,8 @@ static void p_finish(by_uri_pending_t *p, const xsp_error_t *call_err, xsp_reply
         rc = xsp_error_set(&e, XSP_E_SYSTEM, "%s: out of memory", p->mi->name);
     } else if (reply) {
         rc = xsp_stub_decode(p->mi, call_err, reply, res, &er, &e);
+        if (rc == XSP_OK)
+            rc = check_result(p->r, p->uri, p->kind, p->mi, res, false, &e);
     } else {
         if (res)
             p->mi->result_init(res);

@@ -669,7 +669,11 @@ static int print_error_reply(const xsp_reply_t *rep)
 }
 
 /*  Decode a success reply with the method's result decoder and print it. */
-static int print_result(const call_t *c, const storage_opts_t *o, const xsp_reply_t *rep)
+/*  Decode and print a successful answer.  r (NULL when the call went to a --queue): the
+    answer is first checked against the registration of the plugin serving uri
+    (xsp/validate.h: dom0 does not trust plugins). */
+static int print_result(const call_t *c, const storage_opts_t *o, const xsp_reply_t *rep,
+                        xsp_resolver_t *r, const char *uri, int kind)
 {
     const xsp_method_info_t *info = c->m->info;
     char label[160];
@@ -687,6 +691,13 @@ static int print_result(const call_t *c, const storage_opts_t *o, const xsp_repl
     info->result_init(res);
     int rc = info->result_decode(&up.data, res, &err);
     msgpack_unpacked_destroy(&up);
+    if (rc == XSP_OK && r && uri && xsp_resolver_check(r, uri, kind, info, res, &err) != XSP_OK) {
+        /* the plugin answered, but something dom0 must not act on: its error (exit 1) */
+        info->result_dispose(res);
+        free(res);
+        cli_fail(&err);
+        return CLI_ERROR_REPLY;
+    }
     if (rc != XSP_OK) {
         info->result_dispose(res);
         free(res);
@@ -779,8 +790,8 @@ static int run_method(const cli_ctx_t *ctx, const cli_iface_t *ifc, const cli_me
     memset(&rep, 0, sizeof rep);
     char used[XSP_QUEUE_MAX + 1];
     int code = CLI_OK;
+    bool resolved = false;
     for (int attempt = 0;; attempt++) {
-        bool resolved;
         const char *queue = storage_target_queue(&o, ifc, r, target, &resolved, &code);
         if (!queue) {
             rc = -1;
@@ -795,14 +806,14 @@ static int run_method(const cli_ctx_t *ctx, const cli_iface_t *ifc, const cli_me
                 xsp_code_name(err.code), err.msg, used, target);
     }
     msgpack_sbuffer_destroy(&sbuf);
-    free(target_copy);
     if (rc == XSP_OK)
-        code = print_result(&c, &o, &rep);
+        code = print_result(&c, &o, &rep, resolved ? r : NULL, target, iface_kind(ifc));
     else if (rc == XSP_E_APPLICATION)
         code = print_error_reply(&rep);
     else if (rc != -1)
         code = cli_fail(&err);
     xsp_reply_dispose(&rep);
+    free(target_copy);
     xsp_resolver_destroy(&r);
     xsp_client_destroy(&cl);
     return code;

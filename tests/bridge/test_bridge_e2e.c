@@ -131,6 +131,8 @@ static xsp_client_t *client(void)
     return c;
 }
 
+static const char *evil_mode;   /* xsp-test-plugin --evil-attach MODE, or NULL */
+
 /*  Start the plugin and register it (the registrar's plugin-side registration at startup is
     another issue's; until then the test announces the plugin, as a plugin would). */
 static void start_plugin(const char *domid)
@@ -165,7 +167,8 @@ static void start_plugin(const char *domid)
     } else {
         xsp_test_bin("xsp-test-plugin", bin, sizeof bin);
         const char *argv[] = { bin, "--switch", sw.endpoint, "--queue", QUEUE, "--seed-volumes", "3",
-                               "--image-dir", imgdir, "--log-level", "warn", "--domain", domid, NULL };
+                               "--image-dir", imgdir, "--log-level", "warn", "--domain", domid,
+                               evil_mode ? "--evil-attach" : NULL, evil_mode, NULL };
         plugin_pid = spawn(argv);
     }
 
@@ -176,7 +179,14 @@ static void start_plugin(const char *domid)
     *xsp_plugin_kind_list_add(&q.kinds) = XSP_PLUGIN_KIND_DATAPATH;
     xsp_string_list_append(&q.schemes, SCHEME);
     xsp_string_list_append(&q.queues, QUEUE);
+    /* registered from dom0 (the test's client): a plugin claiming another domain says so
+       as a fixed backend domain, or block-xsp's answer check (xsp/validate.h) refuses it */
     q.backend_policy.kind = XSP_BACKEND_POLICY_KIND_OWN_DOMAIN;
+    if (strcmp(domid, "0") != 0) {
+        q.backend_policy.kind = XSP_BACKEND_POLICY_KIND_FIXED;
+        q.backend_policy.has_domid = true;
+        q.backend_policy.domid = (uint32_t) atoi(domid);
+    }
     /* the registrar may still be starting: retry for a while */
     t0 = xsp_test_now_ms();
     for (;;) {
@@ -573,6 +583,24 @@ int main(int argc, char **argv)
         no_record(11, DEVID_XVDA);
         printf("ok 9 - backend domain mismatch: %s\n", be(11, DEVID_XVDA, "hotplug-error"));
         libxl_disk_destroy(11, DEVID_XVDA);
+    }
+
+    /* 10. a hostile plugin: its unsafe attach answer never reaches xenstore or losetup */
+    if (!use_file) {
+        kill_child(&plugin_pid);            /* the domain-3 plugin of step 9 */
+        evil_mode = "path";
+        start_plugin("0");
+        evil_mode = NULL;
+        libxl_disk_add(12, DEVID_XVDA, "xvda", uris[0]);
+        CHECK_EQ(block_xsp("add", 12, DEVID_XVDA, NULL), 1);
+        errs[0] = uris[0], errs[1] = "Datapath.attach answer was refused",
+        errs[2] = "block_device.path has a . or .. component", errs[3] = "Undone: detach, close",
+        errs[4] = NULL;
+        expect_error(12, DEVID_XVDA, errs);
+        CHECK_EQ(loops_over(img, NULL, 0), 0);
+        no_record(12, DEVID_XVDA);
+        printf("ok 10 - hostile plugin refused: %s\n", be(12, DEVID_XVDA, "hotplug-error"));
+        libxl_disk_destroy(12, DEVID_XVDA);
     }
 
     /* 8. outside libxl */

@@ -15,6 +15,8 @@
       4. SIGKILL -> the registration goes (within the registrar's heartbeat timeout)
       5. registrar SIGKILL + restart -> the plugin registers again (new id) and resolves
       6. switch SIGKILL + restart -> the plugin registers again (new id) and resolves
+      7. hostile plugins (--evil-attach path|domain|newline): their attach answers are
+         refused with permission-denied by the by-URI stubs (sync, async) and the CLI
     Never touches: anything outside its private temporary directory (and, with "xenstore",
     the fixture's own xenstored).
 */
@@ -94,6 +96,17 @@ static pid_t start_plugin(const char *queue)
     xsp_test_bin("xsp-test-plugin", bin, sizeof bin);
     char *argv[] = { bin, "--switch", sw.endpoint, "--queue", (char *) queue, "--scheme", "mem",
                      "--scheme", "FILE", "--seed-volumes", "2", "--backend-domain", "0", NULL };
+    return spawn(argv);
+}
+
+/*  A hostile plugin (xsp-test-plugin --evil-attach MODE) serving mem: on queue. */
+static pid_t start_evil_plugin(const char *queue, const char *mode)
+{
+    char bin[512];
+    xsp_test_bin("xsp-test-plugin", bin, sizeof bin);
+    char *argv[] = { bin, "--switch", sw.endpoint, "--queue", (char *) queue, "--scheme", "mem",
+                     "--seed-volumes", "2", "--backend-domain", "0", "--evil-attach", (char *) mode,
+                     NULL };
     return spawn(argv);
 }
 
@@ -455,10 +468,36 @@ int main(int argc, char **argv)
 
     CHECK_EQ(stop_pid(&pc, SIGTERM), 0);
     CHECK(!registered(QA, NULL, 0, NULL));
+
+    /* 7. dom0 does not trust plugins: unsafe attach answers are refused (xsp/validate.h),
+       by the sync and async by-URI stubs and by the CLI */
+    static const struct { const char *mode, *needle; } evil[] = {
+        { "path", "block_device.path has a . or .. component" },
+        { "domain", "registered the fixed backend domain 0" },
+        { "newline", "file.path is empty, too long or has control characters" },
+    };
+    for (size_t i = 0; i < sizeof evil / sizeof evil[0]; i++) {
+        pid_t pe = start_evil_plugin(QB, evil[i].mode);
+        wait_registered(QB, NULL, id, sizeof id);
+        xsp_resolver_invalidate(r, NULL);
+        CHECK_EQ(attach(r, "mem://seed/vol-0", 0, "t-evil", &err), XSP_E_PERMISSION_DENIED);
+        CHECK_MSG(strstr(err.msg, "xsp-plugin-test") && strstr(err.msg, evil[i].needle),
+                  "--evil-attach %s: %s", evil[i].mode, err.msg);
+        CHECK_EQ(attach_async(r, "mem://seed/vol-0", 0, "t-evil-async", &err), XSP_E_PERMISSION_DENIED);
+        CHECK_MSG(strstr(err.msg, evil[i].needle), "async --evil-attach %s: %s", evil[i].mode, err.msg);
+        CHECK(cli(out, sizeof out, "datapath attach mem://seed/vol-0 5") == 1);
+        CHECK_MSG(strstr(out, "permission-denied") && strstr(out, evil[i].needle), "CLI: %s", out);
+        CHECK(cli(out, sizeof out, "datapath attach mem://seed/vol-0 5 --queue " QB) == 0);  /* by queue: the operator's call */
+        CHECK_EQ(stop_pid(&pe, SIGTERM), 0);
+        wait_unregistered(QB);
+    }
+    printf("ok 10 - hostile plugins: unsafe attach answers refused (path, domain, newline) by the "
+           "sync and async stubs and the CLI\n");
+
     xsp_resolver_destroy(&r);
     xsp_client_destroy(&tc);
     CHECK_EQ(stop_pid(&registrar_pid, SIGTERM), 0);
     CHECK_EQ(xsp_test_switch_stop(&sw), 0);
-    printf("ok 10 - clean shutdown\n");
+    printf("ok 11 - clean shutdown\n");
     return 0;
 }

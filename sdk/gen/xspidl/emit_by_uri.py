@@ -128,6 +128,10 @@ def emit_by_uri_c(names, m):
               "            return err->code;",
               "        snprintf(used_, sizeof used_, \"%s\", q_);"]
         L += wrap_proto("        int rc_ = " + method_names(names, meth)["sync"], call)
+        if rct is not None:
+            L += ["        if (rc_ == XSP_OK)",
+                  "            return xsp_resolver_check(resolver, %s, %s, %s, result, err);"
+                  % (uparam, kind, row(names, meth))]
         L += ["        if (rc_ == XSP_OK || attempt_ > 0 ||",
               "            !xsp_resolver_retry(resolver, %s, %s, %s, used_, err))" % (uparam, kind, dbg),
               "            return rc_;",
