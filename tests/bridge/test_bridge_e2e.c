@@ -202,6 +202,22 @@ static void start_plugin(const char *domid)
     }
     CHECK_CODE(err, XSP_OK);
     xsp_registration_request_dispose(&q);
+    /* registered is not yet resolvable: the registrar answers for a plugin only once the
+       switch shows a consumer on its queue (the plugin may still be subscribing) */
+    t0 = xsp_test_now_ms();
+    for (;;) {
+        xsp_client_t *c = client();
+        xsp_resolve_result_t r;
+        xsp_call_opts_t o = { .timeout_ms = 1000 };
+        xsp_resolve_result_init(&r);
+        xsp_registrar_resolve(c, "org.xen.xsp.registrar", &o, "bridge-test", "mem:", NULL, &r, &err);
+        xsp_resolve_result_dispose(&r);
+        xsp_client_destroy(&c);
+        if (err.code == XSP_OK)
+            break;
+        CHECK_MSG(xsp_test_now_ms() - t0 < 10000, "the plugin never became resolvable: %s", err.msg);
+        usleep(50 * 1000);
+    }
 }
 
 /* ================================================================ xenstore */
