@@ -315,7 +315,13 @@ int main(int argc, char **argv)
     long mid = median(rss + third, third), last = median(rss + 2 * third, ns - 2 * third);
     printf("  switch VmRSS: median %ld KiB in the second third, %ld KiB in the last (%zu samples)\n",
            mid, last, ns);
-    CHECK_MSG(last <= mid * 3 / 2 + 4096, "RSS grew: %ld KiB -> %ld KiB", mid, last);
+#if defined(__SANITIZE_ADDRESS__)
+    /* ASan's quarantine keeps freed memory (libzmq's frames) for a while: a looser bound */
+    long slack = 128 * 1024;
+#else
+    long slack = 4096;
+#endif
+    CHECK_MSG(last <= mid * 3 / 2 + slack, "RSS grew: %ld KiB -> %ld KiB", mid, last);
     printf("ok 3 - switch RSS flat: %ld -> %ld KiB\n", mid, last);
     free(rss);
 
