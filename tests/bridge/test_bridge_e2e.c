@@ -133,6 +133,26 @@ static xsp_client_t *client(void)
 
 static const char *evil_mode;   /* xsp-test-plugin --evil-attach MODE, or NULL */
 
+/*  Whether the registrar resolves uri within ms (polling); err gets the last outcome. */
+static bool resolvable(const char *uri, long long ms, xsp_error_t *err)
+{
+    long long t0 = xsp_test_now_ms();
+    for (;;) {
+        xsp_client_t *c = client();
+        xsp_resolve_result_t r;
+        xsp_call_opts_t o = { .timeout_ms = 500 };
+        xsp_resolve_result_init(&r);
+        xsp_registrar_resolve(c, "org.xen.xsp.registrar", &o, "bridge-test", uri, NULL, &r, err);
+        xsp_resolve_result_dispose(&r);
+        xsp_client_destroy(&c);
+        if (err->code == XSP_OK)
+            return true;
+        if (xsp_test_now_ms() - t0 >= ms)
+            return false;
+        usleep(50 * 1000);
+    }
+}
+
 /*  Start the plugin and register it (the registrar's plugin-side registration at startup is
     another issue's; until then the test announces the plugin, as a plugin would). */
 static void start_plugin(const char *domid)
@@ -151,19 +171,8 @@ static void start_plugin(const char *domid)
                                "--domain", domid, NULL };
         plugin_pid = spawn(argv);
         /* a plugin that registers itself at start (xsp_plugin_main) needs no help */
-        t0 = xsp_test_now_ms();
-        while (xsp_test_now_ms() - t0 < 2000) {
-            xsp_client_t *c = client();
-            xsp_resolve_result_t r;
-            xsp_call_opts_t o = { .timeout_ms = 500 };
-            xsp_resolve_result_init(&r);
-            xsp_registrar_resolve(c, "org.xen.xsp.registrar", &o, "bridge-test", "file:", NULL, &r, &err);
-            xsp_resolve_result_dispose(&r);
-            xsp_client_destroy(&c);
-            if (err.code == XSP_OK)
-                return;
-            usleep(100 * 1000);
-        }
+        if (resolvable("file:", 2000, &err))
+            return;
     } else {
         xsp_test_bin("xsp-test-plugin", bin, sizeof bin);
         const char *argv[] = { bin, "--switch", sw.endpoint, "--queue", QUEUE, "--seed-volumes", "3",
@@ -204,20 +213,7 @@ static void start_plugin(const char *domid)
     xsp_registration_request_dispose(&q);
     /* registered is not yet resolvable: the registrar answers for a plugin only once the
        switch shows a consumer on its queue (the plugin may still be subscribing) */
-    t0 = xsp_test_now_ms();
-    for (;;) {
-        xsp_client_t *c = client();
-        xsp_resolve_result_t r;
-        xsp_call_opts_t o = { .timeout_ms = 1000 };
-        xsp_resolve_result_init(&r);
-        xsp_registrar_resolve(c, "org.xen.xsp.registrar", &o, "bridge-test", "mem:", NULL, &r, &err);
-        xsp_resolve_result_dispose(&r);
-        xsp_client_destroy(&c);
-        if (err.code == XSP_OK)
-            break;
-        CHECK_MSG(xsp_test_now_ms() - t0 < 10000, "the plugin never became resolvable: %s", err.msg);
-        usleep(50 * 1000);
-    }
+    CHECK_MSG(resolvable("mem:", 10000, &err), "the plugin never became resolvable: %s", err.msg);
 }
 
 /* ================================================================ xenstore */
