@@ -82,6 +82,8 @@ int xsp_cert_load(const char *path, xsp_cert_t *cert, xsp_error_t *err)
             snprintf(cert->identity, sizeof cert->identity, "%s", v);
         else if (!strcmp(section, "metadata") && !strcmp(k, "serve"))
             snprintf(cert->serve, sizeof cert->serve, "%s", v);
+        else if (!strcmp(section, "metadata") && !strcmp(k, "call"))
+            snprintf(cert->call, sizeof cert->call, "%s", v);
         else if (!strcmp(section, "metadata") && !strcmp(k, "domid")) {
             char *end;
             errno = 0;
@@ -107,15 +109,16 @@ int xsp_cert_load(const char *path, xsp_cert_t *cert, xsp_error_t *err)
 }
 
 int xsp_cert_new(const char *identity, bool has_domid, uint32_t domid, const char *serve,
-                 xsp_cert_t *cert, xsp_error_t *err)
+                 const char *call, xsp_cert_t *cert, xsp_error_t *err)
 {
     memset(cert, 0, sizeof *cert);
     if (!identity || !*identity || strlen(identity) > XSP_CERT_IDENTITY_MAX || strpbrk(identity, "\"\n\r\\"))
         return xsp_error_set(err, XSP_E_INVALID_ARGUMENT, "an identity is 1-%d characters without "
                              "quotes, backslashes or newlines", XSP_CERT_IDENTITY_MAX);
-    if (serve && (strlen(serve) >= sizeof cert->serve || strpbrk(serve, "\"\n\r\\")))
-        return xsp_error_set(err, XSP_E_INVALID_ARGUMENT, "serve is at most %zu characters without "
-                             "quotes, backslashes or newlines", sizeof cert->serve - 1);
+    if ((serve && (strlen(serve) >= sizeof cert->serve || strpbrk(serve, "\"\n\r\\"))) ||
+        (call && (strlen(call) >= sizeof cert->call || strpbrk(call, "\"\n\r\\"))))
+        return xsp_error_set(err, XSP_E_INVALID_ARGUMENT, "serve and call are at most %zu characters "
+                             "without quotes, backslashes or newlines", sizeof cert->serve - 1);
     if (zmq_curve_keypair(cert->public_key, cert->secret_key) != 0)
         return xsp_error_set(err, XSP_E_SYSTEM, "cannot make a CURVE key pair: %s (libzmq without "
                              "CURVE support?)", zmq_strerror(errno));
@@ -123,6 +126,7 @@ int xsp_cert_new(const char *identity, bool has_domid, uint32_t domid, const cha
     cert->has_domid = has_domid;
     cert->domid = domid;
     snprintf(cert->serve, sizeof cert->serve, "%s", serve ? serve : "");
+    snprintf(cert->call, sizeof cert->call, "%s", call ? call : "");
     xsp_error_clear(err);
     return XSP_OK;
 }
@@ -146,6 +150,8 @@ static int write_one(const xsp_cert_t *c, const char *path, bool secret, xsp_err
         fprintf(f, "    domid = \"%u\"\n", c->domid);
     if (c->serve[0])
         fprintf(f, "    serve = \"%s\"\n", c->serve);
+    if (c->call[0])
+        fprintf(f, "    call = \"%s\"\n", c->call);
     fprintf(f, "curve\n    public-key = \"%s\"\n", c->public_key);
     if (secret)
         fprintf(f, "    secret-key = \"%s\"\n", c->secret_key);

@@ -202,6 +202,7 @@ void sw_auth_hello(sw_t *sw, sw_peer_t *p, const zmq_msg_t *frame)
     p->domid = c->cert.domid;
     snprintf(p->identity, sizeof p->identity, "%s", c->cert.identity);
     snprintf(p->serve, sizeof p->serve, "%s", c->cert.serve);
+    snprintf(p->call, sizeof p->call, "%s", c->cert.call);
     xsp_log(XSP_LOG_INFO, "%s authenticated as %s (domain %u)", p->label, p->identity, c->cert.domid);
 }
 
@@ -215,15 +216,10 @@ static bool refuse(sw_t *sw, sw_peer_t *p, unsigned cmd, uint64_t corr, const ch
     return false;
 }
 
-bool sw_auth_may_serve(sw_t *sw, sw_peer_t *p, const char *queue, size_t len, unsigned cmd)
+/*  Does queue start with one of the comma-separated prefixes? */
+static bool under(const char *prefixes, const char *queue, size_t len)
 {
-    if (!p->authed || p->domid == 0)
-        return true;
-    char what[400];
-    snprintf(what, sizeof what, "serve queue '%.*s'", (int) len, queue);
-    if (len == strlen(REGISTRAR_QUEUE) && memcmp(queue, REGISTRAR_QUEUE, len) == 0)
-        return refuse(sw, p, cmd, 0, what);
-    for (const char *s = p->serve; *s;) {
+    for (const char *s = prefixes; *s;) {
         size_t n = strcspn(s, ",");
         const char *pre = s;
         size_t plen = n;
@@ -233,7 +229,32 @@ bool sw_auth_may_serve(sw_t *sw, sw_peer_t *p, const char *queue, size_t len, un
             return true;
         s += n + (s[n] == ',');
     }
+    return false;
+}
+
+static bool is_registrar(const char *queue, size_t len)
+{
+    return len == strlen(REGISTRAR_QUEUE) && memcmp(queue, REGISTRAR_QUEUE, len) == 0;
+}
+
+bool sw_auth_may_serve(sw_t *sw, sw_peer_t *p, const char *queue, size_t len, unsigned cmd)
+{
+    if (!p->authed || p->domid == 0)
+        return true;
+    if (!is_registrar(queue, len) && under(p->serve, queue, len))
+        return true;
+    char what[400];
+    snprintf(what, sizeof what, "serve queue '%.*s'", (int) len, queue);
     return refuse(sw, p, cmd, 0, what);
+}
+
+bool sw_auth_may_call(sw_t *sw, sw_peer_t *p, const char *queue, size_t len, uint64_t corr)
+{
+    if (!p->authed || p->domid == 0 || is_registrar(queue, len) || under(p->call, queue, len))
+        return true;
+    char what[400];
+    snprintf(what, sizeof what, "call queue '%.*s'", (int) len, queue);
+    return refuse(sw, p, XSP_CMD_REQUEST, corr, what);
 }
 
 bool sw_auth_may_observe(sw_t *sw, sw_peer_t *p, const char *what, unsigned cmd, uint64_t corr)

@@ -13,7 +13,8 @@
     (what DELIVER reports to servers and so what the registrar enforces against), and
     `identity` is logged.  An authenticated peer not in dom0 may SUBSCRIBE only to queues
     under the comma-separated prefixes of its certificate's `serve` metadata, never to
-    org.xen.xsp.registrar, and may not TRACE or DIAG; each refusal is permission-denied with
+    org.xen.xsp.registrar, may send REQUESTs only to org.xen.xsp.registrar and to queues under
+    its certificate's `call` prefixes, and may not TRACE or DIAG; each refusal is permission-denied with
     a sentence, a log line naming the identity, and counters.auth_refused.
 */
 #ifndef SW_AUTH_H
@@ -38,6 +39,8 @@ void sw_auth_process(sw_t *sw);
 void sw_auth_hello(sw_t *sw, sw_peer_t *p, const zmq_msg_t *frame);
 /*  May p subscribe to queue?  Returns true, or false after sending permission-denied. */
 bool sw_auth_may_serve(sw_t *sw, sw_peer_t *p, const char *queue, size_t len, unsigned cmd);
+/*  May p send a REQUEST to queue?  Same convention (the refusal answers corr). */
+bool sw_auth_may_call(sw_t *sw, sw_peer_t *p, const char *queue, size_t len, uint64_t corr);
 /*  May p use TRACE/DIAG (what: "trace" or "diag")?  Same convention. */
 bool sw_auth_may_observe(sw_t *sw, sw_peer_t *p, const char *what, unsigned cmd, uint64_t corr);
 void sw_auth_close(sw_t *sw);

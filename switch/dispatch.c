@@ -65,6 +65,8 @@ static void on_request(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h, sw_msg_t *m)
 #define REFUSE(code, ...) \
     do { sw_send_error(sw, p, NULL, 0, XSP_CMD_REQUEST, h->corr, code, __VA_ARGS__); return; } while (0)
 
+    if (p->authed && !sw_auth_may_call(sw, p, h->queue.ptr, h->queue.len, h->corr))
+        return;                         /* a driver-domain identity outside its call rules */
     sw_queue_t *q = sw_map_get(&sw->queues, h->queue.ptr, h->queue.len);
     if (!q && !sw_queue_name_valid(h->queue.ptr, h->queue.len))
         REFUSE(XSP_E_INVALID_ARGUMENT, "queue name must be 1-%d bytes of A-Z a-z 0-9 . _ - : / @ +",

@@ -154,6 +154,7 @@ struct sw_peer {
     bool authed;                /* authenticated by a CURVE certificate (auth.c) */
     char identity[72];          /* ... its identity, "" otherwise */
     char serve[512];            /* ... the queue prefixes it may serve */
+    char call[512];             /* ... the queue prefixes it may call (+ the registrar's) */
     /* trace subscription */
     bool tracing, trace_follow;
     uint64_t trace_next;        /* next sequence number to send */

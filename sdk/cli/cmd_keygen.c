@@ -1,4 +1,4 @@
-/*  cmd_keygen.c — `xsp keygen NAME DIR [--domid N] [--serve PREFIXES]`: a CURVE key pair
+/*  cmd_keygen.c — `xsp keygen NAME DIR [--domid N] [--serve P] [--call P]`: a CURVE key pair
     as certificates (xsp/cert.h; docs/security.md).
 
     Owns: the command.  Never touches: the switch (it talks to nobody).
@@ -16,13 +16,13 @@ int cmd_keygen(const cli_ctx_t *ctx, int argc, char **argv)
 {
     (void) ctx;
     static const struct option opts[] = {
-        { "domid", 1, 0, 'd' }, { "serve", 1, 0, 's' }, { 0, 0, 0, 0 },
+        { "domid", 1, 0, 'd' }, { "serve", 1, 0, 's' }, { "call", 1, 0, 'c' }, { 0, 0, 0, 0 },
     };
     bool has_domid = false;
     unsigned long domid = 0;
-    const char *serve = NULL;
+    const char *serve = NULL, *call = NULL;
     int o;
-    while ((o = getopt_long(argc, argv, "d:s:", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "d:s:c:", opts, NULL)) != -1) {
         switch (o) {
         case 'd': {
             char *end;
@@ -36,6 +36,9 @@ int cmd_keygen(const cli_ctx_t *ctx, int argc, char **argv)
         case 's':
             serve = optarg;
             break;
+        case 'c':
+            call = optarg;
+            break;
         default:
             return cli_usage("keygen");
         }
@@ -45,7 +48,7 @@ int cmd_keygen(const cli_ctx_t *ctx, int argc, char **argv)
     const char *name = argv[optind], *dir = argv[optind + 1];
     xsp_cert_t c;
     xsp_error_t err;
-    if (xsp_cert_new(name, has_domid, (uint32_t) domid, serve, &c, &err) != XSP_OK ||
+    if (xsp_cert_new(name, has_domid, (uint32_t) domid, serve, call, &c, &err) != XSP_OK ||
         xsp_cert_save(&c, dir, name, &err) != XSP_OK) {
         fprintf(stderr, "xsp: keygen: %s\n", err.msg);
         return err.code == XSP_E_INVALID_ARGUMENT ? CLI_USAGE : CLI_LOCAL;

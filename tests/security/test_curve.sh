@@ -2,7 +2,8 @@
 # CURVE for tcp peers, and each refusal with the log line it leaves (docs/security.md):
 #   plaintext tcp to a CURVE switch, an unknown key (logged, counted), a driver-domain
 #   identity claiming dom0 (its certificate's domid wins), serving the registrar's queue or
-#   a queue outside its `serve` prefixes, TRACE and DIAG; a permitted queue works and a dom0
+#   a queue outside its `serve` prefixes, calling outside its `call` prefixes, TRACE and
+#   DIAG; a permitted queue works and a dom0
 #   caller reaches it; the registrar refuses a registration by the AUTHENTICATED domain.
 set -euo pipefail
 . "$(dirname "$0")/../cli/lib.sh"
@@ -10,7 +11,7 @@ set -euo pipefail
 K=$T/keys; mkdir -p "$K" "$T/certs"
 "$XSP" keygen switch "$K" >/dev/null
 "$XSP" keygen tool0 "$K" --domid 0 >/dev/null
-"$XSP" keygen nbd3 "$K" --domid 3 --serve org.xen.xsp.storage.nbd >/dev/null
+"$XSP" keygen nbd3 "$K" --domid 3 --serve org.xen.xsp.storage.nbd --call org.xen.xsp.storage.nbd.peer >/dev/null
 "$XSP" keygen stranger "$K" --domid 0 >/dev/null
 [ "$(stat -c %a "$K/nbd3.key_secret")" = 600 ] || fail "a secret certificate is not mode 0600"
 cp "$K/tool0.key" "$K/nbd3.key" "$T/certs/"        # not the stranger's
@@ -72,6 +73,17 @@ srv = [p for p in peers if p.get("role") == "server" and p.get("domid") == 3]
 sys.exit(0 if srv else "no server peer with domid 3 in DIAG: %r" % peers)' || fail "the nbd3 server is not domain 3 in DIAG"
 echo "ok 6 - nbd3 serves its own prefix; a dom0 call reaches it; DIAG shows it as domain 3"
 
+# 6b. calls: a driver-domain identity may call the registrar and its `call` prefixes only
+bg peer "$XSP" serve org.xen.xsp.storage.nbd.peer --echo
+wait_for "$T/peer.out" "ready: org.xen.xsp.storage.nbd.peer"
+expect_rc 0 as nbd3 "$XSP" --switch "$EP" call org.xen.xsp.storage.nbd.peer ping --timeout 10
+[ "$OUT" = ping ] || fail "nbd3's permitted call answered '$OUT'"
+expect_rc 3 as nbd3 "$XSP" --switch "$EP" call org.xen.xsp.storage.file stolen --timeout 10
+echo "$ERR" | grep -q "permission-denied: identity nbd3 (domain 3) may not call queue 'org.xen.xsp.storage.file'" ||
+  fail "a forbidden call: $ERR"
+wait_for "$T/switch.err" "may not call queue 'org.xen.xsp.storage.file'"
+echo "ok 6b - nbd3 may call its call prefix; another plugin's queue is refused and logged"
+
 # 7. the registrar enforces against the authenticated domain: a plugin keyed for domain 3
 #    that claims --domain 0 is refused the registration the built-in policy keeps for dom0
 "$BIN/xsp-registrar" --switch "$XSP_SWITCH" --store "file:$T/reg.state" --state-dir "$T" --log-level info \
@@ -85,4 +97,17 @@ wait_for "$T/plugin3.out" "registration (was )?refused|refused" 20
 grep -qi "domain 3" "$T/plugin3.out" "$T/registrar.out" || fail "the refusal does not name domain 3: $(tail -5 "$T/plugin3.out")"
 expect_rc 1 "$XSP" resolve nbd://x
 echo "ok 7 - registrar refused the plugin by its authenticated domain 3 (it claimed 0): $(grep -m1 -i refused "$T/plugin3.out" | cut -c1-160)"
+# 8. bad configuration gets a clear error
+expect_rc 2 "$BIN/xsp-switch" --run-dir "$T/bad" --curve-secret "$K/switch.key_secret"
+echo "$ERR" | grep -q -- "--curve-secret and --certs go together" || fail "half a CURVE config: $ERR"
+expect_rc 1 "$BIN/xsp-switch" --run-dir "$T/bad" --listen tcp://127.0.0.1:0 --curve-secret "$K/switch.key" --certs "$T/certs"
+echo "$ERR" | grep -q "holds no secret-key" || fail "a public certificate as --curve-secret: $ERR"
+expect_rc 1 "$BIN/xsp-switch" --run-dir "$T/bad" --listen tcp://127.0.0.1:0 --curve-secret "$K/switch.key_secret" --certs "$T/nope"
+echo "$ERR" | grep -q -- "--certs $T/nope: No such file or directory" || fail "a missing --certs: $ERR"
+printf 'curve\n    public-key = "short"\n' >"$T/broken.key_secret"
+expect_rc 3 env XSP_CURVE_CERT="$T/broken.key_secret" XSP_CURVE_SERVER="$K/switch.key" "$XSP" --switch "$EP" diag
+echo "$ERR" | grep -q "no valid curve public-key" || fail "a broken client certificate: $ERR"
+expect_rc 2 "$XSP" keygen 'bad"name' "$K"
+expect_rc 2 "$XSP" keygen x "$K" --domid 99999999
+echo "ok 8 - bad CURVE configuration and certificates are refused with a sentence"
 echo ok

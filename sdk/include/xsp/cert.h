@@ -7,6 +7,7 @@
             identity = "plugin-nbd"
             domid = "3"
             serve = "org.xen.xsp.storage.nbd"      (queue prefixes it may serve)
+            call = "org.xen.xsp.storage.nbd"       (queue prefixes it may call)
         curve
             public-key = "<40 Z85 characters>"
             secret-key = "<40 Z85 characters>"      (only in NAME.key_secret)
@@ -40,13 +41,16 @@ typedef struct {
     bool has_domid;
     uint32_t domid;                         /* metadata domid */
     char serve[512];                        /* metadata serve: queue prefixes, comma-separated */
+    char call[512];                         /* metadata call: queue prefixes it may call
+                                               (besides org.xen.xsp.registrar) */
 } xsp_cert_t;
 
 /*  Read a certificate file.  Returns err->code. */
 int xsp_cert_load(const char *path, xsp_cert_t *cert, xsp_error_t *err);
-/*  A new key pair with identity, domid (has_domid false: none) and serve (NULL: none). */
+/*  A new key pair with identity, domid (has_domid false: none), serve and call prefixes
+    (NULL: none). */
 int xsp_cert_new(const char *identity, bool has_domid, uint32_t domid, const char *serve,
-                 xsp_cert_t *cert, xsp_error_t *err);
+                 const char *call, xsp_cert_t *cert, xsp_error_t *err);
 /*  Write DIR/NAME.key (public, 0644) and DIR/NAME.key_secret (0600).  Returns err->code. */
 int xsp_cert_save(const xsp_cert_t *cert, const char *dir, const char *name, xsp_error_t *err);
 
