@@ -153,6 +153,23 @@ static bool resolvable(const char *uri, long long ms, xsp_error_t *err)
     }
 }
 
+/*  Whether the plugin on QUEUE answers Plugin.query within ms (the switch may first hand
+    the call to a consumer it has not yet declared dead: it is requeued then). */
+static bool serving(long long ms)
+{
+    xsp_client_t *c = client();
+    xsp_call_opts_t o = { .timeout_ms = (int) ms };
+    xsp_plugin_info_t info;
+    xsp_error_t err = { 0 };
+    bool ok = xsp_plugin_query(c, QUEUE, &o, "bridge-test", &info, &err) == XSP_OK;
+    if (ok)
+        xsp_plugin_info_dispose(&info);
+    else
+        fprintf(stderr, "Plugin.query on %s: %s\n", QUEUE, err.msg);
+    xsp_client_destroy(&c);
+    return ok;
+}
+
 /*  Start the plugin and register it (the registrar's plugin-side registration at startup is
     another issue's; until then the test announces the plugin, as a plugin would). */
 static void start_plugin(const char *domid)
@@ -179,6 +196,11 @@ static void start_plugin(const char *domid)
                                "--image-dir", imgdir, "--log-level", "warn", "--domain", domid,
                                evil_mode ? "--evil-attach" : NULL, evil_mode, NULL };
         plugin_pid = spawn(argv);
+        /* register only once it serves its queue: a plugin killed just before may still
+           count as the queue's consumer until the switch notices (3 heartbeats); had that
+           zombie confirmed the registration, its death, before the new plugin subscribed,
+           would drop the registration for good (registrar: confirmed and no consumer) */
+        CHECK_MSG(serving(20000), "the plugin does not answer on %s", QUEUE);
     }
 
     xsp_registration_request_init(&q);
