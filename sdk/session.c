@@ -7,6 +7,7 @@
 */
 #define _GNU_SOURCE
 #include "session.h"
+#include "xsp/cert.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -208,6 +209,33 @@ static void close_socket(xsp_session_t *s, int linger)
     s->zfd = -1;
 }
 
+/*  CURVE for tcp endpoints (docs/security.md): $XSP_CURVE_CERT names this peer's secret
+    certificate (NAME.key_secret from `xsp keygen`), $XSP_CURVE_SERVER the switch's public
+    one.  Without them a tcp connection uses no encryption (and a switch started with
+    --curve-secret refuses it).  ipc endpoints never use CURVE. */
+static int apply_curve(xsp_session_t *s, void *sock, xsp_error_t *err)
+{
+    const char *mine = getenv("XSP_CURVE_CERT"), *theirs = getenv("XSP_CURVE_SERVER");
+    if (strncmp(s->endpoint, "tcp://", 6) != 0 || !mine || !*mine)
+        return XSP_OK;
+    xsp_cert_t me, sw;
+    if (xsp_cert_load(mine, &me, err) != XSP_OK)
+        return xsp_error_set(err, XSP_E_INVALID_ARGUMENT, "XSP_CURVE_CERT: %s", err->msg);
+    if (!me.secret_key[0])
+        return xsp_error_set(err, XSP_E_INVALID_ARGUMENT, "XSP_CURVE_CERT %s holds no secret-key "
+                             "(give the NAME.key_secret file)", mine);
+    if (!theirs || !*theirs)
+        return xsp_error_set(err, XSP_E_INVALID_ARGUMENT, "XSP_CURVE_CERT is set but XSP_CURVE_SERVER "
+                             "(the switch's public certificate) is not");
+    if (xsp_cert_load(theirs, &sw, err) != XSP_OK)
+        return xsp_error_set(err, XSP_E_INVALID_ARGUMENT, "XSP_CURVE_SERVER: %s", err->msg);
+    if (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, sw.public_key, XSP_Z85_KEY_LEN + 1) != 0 ||
+        zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, me.public_key, XSP_Z85_KEY_LEN + 1) != 0 ||
+        zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, me.secret_key, XSP_Z85_KEY_LEN + 1) != 0)
+        return xsp_error_set(err, XSP_E_SYSTEM, "cannot set the CURVE keys: %s", zmq_strerror(errno));
+    return XSP_OK;
+}
+
 static int open_socket(xsp_session_t *s, xsp_error_t *err)
 {
     void *sock = zmq_socket(s->ctx, ZMQ_DEALER);
@@ -219,6 +247,10 @@ static int open_socket(xsp_session_t *s, xsp_error_t *err)
     zmq_setsockopt(sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
     /* Never refuse a send locally: the switch bounds what a peer may have outstanding. */
     zmq_setsockopt(sock, ZMQ_SNDHWM, &sndhwm, sizeof sndhwm);
+    if (apply_curve(s, sock, err) != XSP_OK) {
+        zmq_close(sock);
+        return err->code;
+    }
     if (s->identity[0] && zmq_setsockopt(sock, ZMQ_ROUTING_ID, s->identity, strlen(s->identity)) != 0) {
         int e = errno;
         zmq_close(sock);

@@ -106,7 +106,7 @@ int sw_diag_encode(sw_t *sw, zmq_msg_t *out)
 
     const sw_counters_t *c = &sw->ct;
     key(&pk, "counters");
-    msgpack_pack_map(&pk, 18);
+    msgpack_pack_map(&pk, 19);
     kv_u(&pk, "sent", c->sent);
     kv_u(&pk, "delivered", c->delivered);
     kv_u(&pk, "replied", c->replied);
@@ -125,6 +125,7 @@ int sw_diag_encode(sw_t *sw, zmq_msg_t *out)
     kv_u(&pk, "held_bytes", sw->held_bytes);
     kv_u(&pk, "queues_reclaimed", c->queues_reclaimed);
     kv_u(&pk, "queue_quota_refused", c->queue_quota_refused);
+    kv_u(&pk, "auth_refused", c->auth_refused);
 
     /* every ERROR the switch sent, by code: each refusal is explicit and counted */
     key(&pk, "refusals");

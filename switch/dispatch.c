@@ -15,11 +15,13 @@
 #include <errno.h>
 #include <string.h>
 
+#include "auth.h"
 #include "parse.h"
 #include "switch.h"
 #include "xsp/log.h"
 
-static void on_hello(sw_t *sw, sw_peer_t *p, const void *rid, size_t rid_len, const xsp_hdr_t *h)
+static void on_hello(sw_t *sw, sw_peer_t *p, const void *rid, size_t rid_len, const xsp_hdr_t *h,
+                     const zmq_msg_t *frame)
 {
     if (h->version != XSP_PROTO_VERSION) {
         sw_send_error(sw, NULL, rid, rid_len, 0, 0, XSP_E_VERSION,
@@ -41,6 +43,7 @@ static void on_hello(sw_t *sw, sw_peer_t *p, const void *rid, size_t rid_len, co
         sw_send_error(sw, NULL, rid, rid_len, 0, 0, XSP_E_INTERNAL, "out of memory for a session");
         return;
     }
+    sw_auth_hello(sw, p, frame);       /* tcp: the certificate's identity replaces claims */
     xsp_hdr_t w = { .cmd = XSP_CMD_WELCOME, .version = XSP_PROTO_VERSION, .peer_id = p->id };
     w.heartbeat_ms = (uint64_t) sw->lim.heartbeat_ms;
     w.max_payload = sw->lim.max_payload;
@@ -64,6 +67,8 @@ static void on_request(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h, sw_msg_t *m)
 #define REFUSE(code, ...) \
     do { sw_send_error(sw, p, NULL, 0, XSP_CMD_REQUEST, h->corr, code, __VA_ARGS__); return; } while (0)
 
+    if (p->authed && !sw_auth_may_call(sw, p, h->queue.ptr, h->queue.len, h->corr))
+        return;                         /* a driver-domain identity outside its call rules */
     sw_queue_t *q = sw_map_get(&sw->queues, h->queue.ptr, h->queue.len);
     if (!q && !sw_queue_name_valid(h->queue.ptr, h->queue.len))
         REFUSE(XSP_E_INVALID_ARGUMENT, "queue name must be 1-%d bytes of A-Z a-z 0-9 . _ - : / @ +",
@@ -187,6 +192,8 @@ static void on_reply(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h, sw_msg_t *m)
 static void on_subscribe(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h)
 {
     xsp_code_t why = XSP_OK;
+    if (!sw_auth_may_serve(sw, p, h->queue.ptr, h->queue.len, h->cmd))
+        return;
     sw_queue_t *q = sw_queue_get_for(sw, p, h->queue.ptr, h->queue.len, &why);
     if (!q) {
         bool quota = why == XSP_E_TOO_MANY_QUEUES && p->nowned >= sw->lim.max_queues_per_peer;
@@ -226,12 +233,16 @@ static void on_trace(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h)
         sw_send_error(sw, p, NULL, 0, h->cmd, 0, XSP_E_INVALID_ARGUMENT, "trace glob contains a NUL byte");
         return;
     }
+    if (!sw_auth_may_observe(sw, p, "trace", h->cmd, 0))
+        return;
     sw_trace_subscribe(sw, p, h->seq, h->queue, h->follow != 0);
 }
 
 static void on_diag(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h)
 {
     zmq_msg_t body;
+    if (!sw_auth_may_observe(sw, p, "diag", h->cmd, h->corr))
+        return;
     if (sw_diag_encode(sw, &body)) {
         sw_send_error(sw, p, NULL, 0, h->cmd, h->corr, XSP_E_INTERNAL, "out of memory for diagnostics");
         return;
@@ -260,7 +271,7 @@ static void handle(sw_t *sw, const void *rid, size_t rid_len, sw_msg_t *m, int n
         return;
     }
     switch (h.cmd) {
-    case XSP_CMD_HELLO:       on_hello(sw, p, rid, rid_len, &h); break;
+    case XSP_CMD_HELLO:       on_hello(sw, p, rid, rid_len, &h, &m->hdr); break;
     case XSP_CMD_REQUEST:     on_request(sw, p, &h, m); break;
     case XSP_CMD_REPLY:       on_reply(sw, p, &h, m); break;
     case XSP_CMD_SUBSCRIBE:   on_subscribe(sw, p, &h); break;

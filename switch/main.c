@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "auth.h"
 #include "switch.h"
 #include "xsp/log.h"
 
@@ -153,6 +154,8 @@ static int bind_endpoints(sw_t *sw, const sw_config_t *cfg, char *ready, size_t 
         }
         used += (size_t) snprintf(ready + used, cap - used, "%s", ep);
     }
+    if (cfg->nlisten && sw_auth_arm_tcp(sw) < 0)   /* after ipc: only --listen needs CURVE */
+        return -1;
     for (int i = 0; i < cfg->nlisten; i++) {
         if (zmq_bind(sw->sock, cfg->listen[i]) < 0) {
             xsp_log(XSP_LOG_ERR, "cannot listen on %s: %s", cfg->listen[i], zmq_strerror(errno));
@@ -170,7 +173,7 @@ static int bind_endpoints(sw_t *sw, const sw_config_t *cfg, char *ready, size_t 
 
 static int open_socket(sw_t *sw)
 {
-    int one = 1, hwm = 10000, linger = 200;
+    int one = 1, hwm = 10000, rcvhwm = 1000, linger = 200;
     int64_t maxmsg = (int64_t) (sw->lim.max_payload * 4 > (16u << 20) ? sw->lim.max_payload * 4 : (16u << 20));
     sw->zctx = zmq_ctx_new();
     if (!sw->zctx)
@@ -180,7 +183,7 @@ static int open_socket(sw_t *sw)
         return -1;
     zmq_setsockopt(sw->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     zmq_setsockopt(sw->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(sw->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(sw->sock, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm);
     zmq_setsockopt(sw->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     zmq_setsockopt(sw->sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(sw->sock, ZMQ_HANDSHAKE_IVL, &sw->lim.handshake_ms, sizeof sw->lim.handshake_ms);
@@ -253,14 +256,17 @@ static void run(sw_t *sw)
 {
     uint64_t hb_ns = (uint64_t) sw->lim.heartbeat_ms * 1000000ull;
     uint64_t next_hb = sw_now_ns() + hb_ns;
-    zmq_pollitem_t item = { sw->sock, 0, ZMQ_POLLIN, 0 };
+    zmq_pollitem_t items[2] = { { sw->sock, 0, ZMQ_POLLIN, 0 }, { sw_auth_socket(sw), 0, ZMQ_POLLIN, 0 } };
+    int nitems = sw->auth ? 2 : 1;
     bool busy = false;
     while (!stop_signal) {
         /* after a full batch more is almost surely waiting: read on without polling */
-        if (!busy && zmq_poll(&item, 1, next_timeout_ms(sw, next_hb)) < 0 && errno != EINTR) {
+        if (!busy && zmq_poll(items, nitems, next_timeout_ms(sw, next_hb)) < 0 && errno != EINTR) {
             xsp_log(XSP_LOG_ERR, "zmq_poll: %s", zmq_strerror(errno));
             break;
         }
+        if (sw->auth)
+            sw_auth_process(sw);        /* CURVE handshakes waiting for a verdict */
         busy = sw_dispatch(sw, BATCH) == BATCH;
         sw->now_ns = sw_now_ns();
         sw_expire_deadlines(sw);
@@ -328,8 +334,14 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    char ready[4096];
-    if (open_socket(&sw) < 0 || bind_endpoints(&sw, &cfg, ready, sizeof ready) < 0) {
+    char ready[4096], aerr[PATH_MAX + 256];
+    int arc = open_socket(&sw);
+    if (arc == 0 && cfg.curve_secret && sw_auth_open(&sw, cfg.curve_secret, cfg.certs_dir, aerr, sizeof aerr) < 0) {
+        xsp_log(XSP_LOG_ERR, "%s", aerr);
+        arc = -1;
+    }
+    if (arc < 0 || bind_endpoints(&sw, &cfg, ready, sizeof ready) < 0) {
+        sw_auth_close(&sw);
         if (sw.sock)
             zmq_close(sw.sock);
         if (sw.zctx)
@@ -347,6 +359,7 @@ int main(int argc, char **argv)
     xsp_log(XSP_LOG_INFO, "shutting down on signal %d: %u peers, %u requests held", (int) stop_signal,
             sw.npeers, sw.nmsgs);
     teardown(&sw);
+    sw_auth_close(&sw);
     zmq_close(sw.sock);
     zmq_ctx_term(sw.zctx);
     char path[PATH_MAX + 16];

@@ -151,6 +151,10 @@ struct sw_peer {
     uint32_t nowned;            /* ... how many (bounded by max_queues_per_peer) */
     bool dead;                  /* being killed, or found gone while sending: send nothing */
     bool doomed;                /* in sw->doomed, reaped at the end of the loop turn */
+    bool authed;                /* authenticated by a CURVE certificate (auth.c) */
+    char identity[72];          /* ... its identity, "" otherwise */
+    char serve[512];            /* ... the queue prefixes it may serve */
+    char call[512];             /* ... the queue prefixes it may call (+ the registrar's) */
     /* trace subscription */
     bool tracing, trace_follow;
     uint64_t trace_next;        /* next sequence number to send */
@@ -185,6 +189,7 @@ typedef struct {
     uint64_t trace_lost, undeliverable;
     uint64_t queues_reclaimed;  /* idle queues forgotten to make room for a new one */
     uint64_t queue_quota_refused;   /* too-many-queues for a peer at max_queues_per_peer */
+    uint64_t auth_refused;      /* unknown CURVE keys and refusals of auth.c's rules */
     uint64_t errors_by_code[XSP_E__COUNT];  /* ERRORs sent, by code (DIAG "refusals") */
 } sw_counters_t;
 
@@ -226,6 +231,7 @@ struct sw {
     uint32_t pool_nchunks;
     sw_msg_t *spare;            /* receives the next incoming frames */
     sw_durable_t *dur;          /* --state-dir, or NULL */
+    struct sw_auth *auth;       /* --curve-secret/--certs (auth.c), or NULL */
 };
 
 /* ---- message.c ---- */

@@ -79,6 +79,7 @@ int cmd_trace(const cli_ctx_t *ctx, int argc, char **argv);
 int cmd_storage(const cli_ctx_t *ctx, int argc, char **argv);  /* every IDL interface */
 int cmd_help(const cli_ctx_t *ctx, int argc, char **argv);
 int cmd_resolve(const cli_ctx_t *ctx, int argc, char **argv);  /* cmd_registrar.c */
+int cmd_keygen(const cli_ctx_t *ctx, int argc, char **argv);   /* cmd_keygen.c */
 int cmd_plugins(const cli_ctx_t *ctx, int argc, char **argv);
 int cmd_watch_plugins(const cli_ctx_t *ctx, int argc, char **argv);
 

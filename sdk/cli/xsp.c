@@ -28,6 +28,17 @@ const cli_cmd_t cli_builtin_cmds[] = {
       "                     switch with --state-dir): it survives a switch crash\n"
       "  --identity ID      this caller's identity, so the answer of a persistent request\n"
       "                     still reaches it after a switch restart\n" },
+    { "keygen", cmd_keygen, "make a CURVE key pair: NAME.key (public) and NAME.key_secret",
+      "usage: xsp keygen NAME DIR [--domid N] [--serve PREFIXES] [--call PREFIXES]\n"
+      "  Writes DIR/NAME.key (the public certificate: put it in the switch's --certs\n"
+      "  directory) and DIR/NAME.key_secret (mode 0600: the peer's own; for the switch,\n"
+      "  its --curve-secret).  A peer uses its secret certificate through\n"
+      "  XSP_CURVE_CERT=FILE and the switch's public one through XSP_CURVE_SERVER=FILE.\n"
+      "  --domid N          the domain this identity is (the switch uses it, whatever the\n"
+      "                     peer claims)\n"
+      "  --serve PREFIXES   comma-separated queue prefixes it may serve (outside dom0)\n"
+      "  --call PREFIXES    comma-separated queue prefixes it may call besides the\n"
+      "                     registrar's (outside dom0)\n" },
     { "serve", cmd_serve, "serve a queue: echo requests or answer them with a shell command",
       "usage: xsp serve QUEUE (--echo | --exec 'CMD') [--concurrency N]\n"
       "  --echo             answer every request with its own body\n"

@@ -188,18 +188,19 @@ static void start_plugin(const char *domid)
                                "--domain", domid, NULL };
         plugin_pid = spawn(argv);
         /* a plugin that registers itself at start (xsp_plugin_main) needs no help */
-        if (resolvable("file:", 2000, &err))
-            return;
+        CHECK_MSG(resolvable("file:", 20000, &err), "xsp-plugin-file never became resolvable: %s", err.msg);
+        return;
     } else {
         xsp_test_bin("xsp-test-plugin", bin, sizeof bin);
         const char *argv[] = { bin, "--switch", sw.endpoint, "--queue", QUEUE, "--seed-volumes", "3",
                                "--image-dir", imgdir, "--log-level", "warn", "--domain", domid,
                                evil_mode ? "--evil-attach" : NULL, evil_mode, NULL };
         plugin_pid = spawn(argv);
-        /* register only once it serves its queue: a plugin killed just before may still
-           count as the queue's consumer until the switch notices (3 heartbeats); had that
-           zombie confirmed the registration, its death, before the new plugin subscribed,
-           would drop the registration for good (registrar: confirmed and no consumer) */
+        /* register only once it serves its queue (answers a call: a consumer count is not
+           enough): a plugin killed just before may still count as the queue's consumer
+           until the switch notices (3 heartbeats); had that zombie confirmed the
+           registration, its death, before the new plugin subscribed, would drop the
+           registration for good (registrar: confirmed and no consumer) */
         CHECK_MSG(serving(20000), "the plugin does not answer on %s", QUEUE);
     }
 

@@ -1,0 +1,48 @@
+/*  auth.h — who a tcp peer really is: CURVE for tcp endpoints, a certificate directory, a
+    ZAP handler, and the few rules an authenticated driver-domain peer lives under.
+
+    Owns: sw->auth (the switch's key pair, the table public key -> certificate, the ZAP
+    socket); the CURVE options set on the ROUTER socket before the tcp endpoints are bound
+    (ipc endpoints, bound before, keep the NULL mechanism: the socket file's mode is their
+    access control); answering ZAP requests; the identity of an authenticated peer at HELLO.
+    Never touches: sessions beyond stamping the identity on them, queues, payloads.
+
+    Rules (docs/security.md): a tcp peer must present a key found in --certs DIR (else the
+    CURVE handshake fails: logged with the key, counted as DIAG counters.auth_refused).  Its
+    certificate's metadata then replaces what HELLO claims: `domid` becomes the peer's domid
+    (what DELIVER reports to servers and so what the registrar enforces against), and
+    `identity` is logged.  An authenticated peer not in dom0 may SUBSCRIBE only to queues
+    under the comma-separated prefixes of its certificate's `serve` metadata, never to
+    org.xen.xsp.registrar, may send REQUESTs only to org.xen.xsp.registrar and to queues under
+    its certificate's `call` prefixes, and may not TRACE or DIAG; each refusal is permission-denied with
+    a sentence, a log line naming the identity, and counters.auth_refused.
+*/
+#ifndef SW_AUTH_H
+#define SW_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "switch.h"
+
+/*  Load the switch's secret certificate and every *.key in certs_dir; bind the ZAP handler.
+    Returns 0, or -1 with a sentence in err. */
+int sw_auth_open(sw_t *sw, const char *secret_file, const char *certs_dir, char *err, size_t errlen);
+/*  Make the endpoints bound from now on require CURVE (call after binding ipc). */
+int sw_auth_arm_tcp(sw_t *sw);
+/*  The ZAP socket to poll (NULL without auth). */
+void *sw_auth_socket(const sw_t *sw);
+/*  Answer every waiting ZAP request (non-blocking). */
+void sw_auth_process(sw_t *sw);
+/*  At HELLO: stamp the authenticated identity of the connection that sent frame onto p
+    (domid from its certificate).  No-op for unauthenticated (ipc) connections. */
+void sw_auth_hello(sw_t *sw, sw_peer_t *p, const zmq_msg_t *frame);
+/*  May p subscribe to queue?  Returns true, or false after sending permission-denied. */
+bool sw_auth_may_serve(sw_t *sw, sw_peer_t *p, const char *queue, size_t len, unsigned cmd);
+/*  May p send a REQUEST to queue?  Same convention (the refusal answers corr). */
+bool sw_auth_may_call(sw_t *sw, sw_peer_t *p, const char *queue, size_t len, uint64_t corr);
+/*  May p use TRACE/DIAG (what: "trace" or "diag")?  Same convention. */
+bool sw_auth_may_observe(sw_t *sw, sw_peer_t *p, const char *what, unsigned cmd, uint64_t corr);
+void sw_auth_close(sw_t *sw);
+
+#endif
