@@ -173,7 +173,7 @@ static int bind_endpoints(sw_t *sw, const sw_config_t *cfg, char *ready, size_t 
 
 static int open_socket(sw_t *sw)
 {
-    int one = 1, hwm = 10000, linger = 200;
+    int one = 1, hwm = 10000, rcvhwm = 1000, linger = 200;
     int64_t maxmsg = (int64_t) (sw->lim.max_payload * 4 > (16u << 20) ? sw->lim.max_payload * 4 : (16u << 20));
     sw->zctx = zmq_ctx_new();
     if (!sw->zctx)
@@ -183,7 +183,7 @@ static int open_socket(sw_t *sw)
         return -1;
     zmq_setsockopt(sw->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     zmq_setsockopt(sw->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(sw->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(sw->sock, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm);
     zmq_setsockopt(sw->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     zmq_setsockopt(sw->sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(sw->sock, ZMQ_HANDSHAKE_IVL, &sw->lim.handshake_ms, sizeof sw->lim.handshake_ms);

@@ -195,8 +195,8 @@ static void start_plugin(const char *domid)
                                "--domain", domid, NULL };
         plugin_pid = spawn(argv);
         /* a plugin that registers itself at start (xsp_plugin_main) needs no help */
-        if (resolvable("file:", 2000, &err))
-            return;
+        CHECK_MSG(resolvable("file:", 20000, &err), "xsp-plugin-file never became resolvable: %s", err.msg);
+        return;
     } else {
         xsp_test_bin("xsp-test-plugin", bin, sizeof bin);
         const char *argv[] = { bin, "--switch", sw.endpoint, "--queue", QUEUE, "--seed-volumes", "3",
