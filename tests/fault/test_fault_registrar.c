@@ -14,7 +14,8 @@
     Checks:
       - every resolve completes: with the right answer for its scheme (plugin and queue), or
         an explicit error code (counted by code; only expired, timeout, no-plugin-for-uri,
-        server-lost are acceptable here) — never silently;
+        server-lost, disconnected — a starved machine can make the 600 ms session timeout
+        pass — are acceptable here) — never silently;
       - no resolve completes later than its wait limit (deadline + XSP_CALL_GRACE_MS) plus
         LATE_SLACK_MS: nothing hangs (checked per call, and by a final drain);
       - after each fault both schemes resolve correctly again without any operator action,
@@ -168,7 +169,8 @@ static void on_resolved(xsp_client_t *c, uint64_t id, const xsp_error_t *err, xs
         by_code[err->code < XSP_E__COUNT ? err->code : XSP_E__COUNT]++;
         /* the explicit errors a toolstack may see while the registrar or its store restarts */
         CHECK_MSG(err->code == XSP_E_EXPIRED || err->code == XSP_E_TIMEOUT ||
-                  err->code == XSP_E_NO_PLUGIN_FOR_URI || err->code == XSP_E_SERVER_LOST,
+                  err->code == XSP_E_NO_PLUGIN_FOR_URI || err->code == XSP_E_SERVER_LOST ||
+                  err->code == XSP_E_DISCONNECTED,
                   "resolve of %s failed with an unexpected %s: %s", P[k->which].uri,
                   xsp_code_name(err->code), err->msg);
     }
