@@ -612,6 +612,18 @@ int xsp_session_process(xsp_session_t *s)
         if (has_payload)
             zmq_msg_close(&payload);
     }
+    if (handled) {
+        /* A call lasts as long as the handlers run inside it (a server answering inline
+           under a steady stream may handle a whole budget of slow requests): what it
+           received and sent is as recent as its end, not the clock read at its start,
+           else tick() would take a busy call for 3 silent heartbeats and drop a healthy
+           session. */
+        int64_t end = xsp_now_ms();
+        s->last_recv = end;
+        if (s->last_send == s->now)
+            s->last_send = end;
+        s->now = end;
+    }
     tick(s);
     s->in_process--;
     if (!s->in_process)

@@ -522,7 +522,11 @@ int main(int argc, char **argv)
     diag_t d;
     const msgpack_object *dg = diag_take(c, &d);
     long long until = xsp_test_now_ms() + (asan() ? 30000 : 15000);
-    while ((counter(dg, "requests_held") || counter(dg, "held_bytes")) && xsp_test_now_ms() < until) {
+    /* sessions that end on purpose: each kill (the switch notices within 3 heartbeats),
+       the last churn client, each checked client's and the probe's BYE */
+    uint64_t ends = server_kills + churn_kills + 1 + victims + NCHECKED + 1;
+    while ((counter(dg, "requests_held") || counter(dg, "held_bytes") || counter(dg, "peers_down") < ends) &&
+           xsp_test_now_ms() < until) {
         diag_free(&d);
         usleep(200 * 1000);
         dg = diag_take(c, &d);
@@ -581,12 +585,13 @@ int main(int argc, char **argv)
     CHECK(counter(dg, "server_lost") >= lost_sum);
     printf("ok 2 - the switch's DIAG agrees with the checked clients (per queue: sent, replied, "
            "expired, errors; exactly for %d of %d, %lu disconnected calls); totals: sent %llu, replied %llu, expired %llu, server_lost %llu, "
-           "requeued %llu, late_replies %llu, peers_down %llu\n",
+           "requeued %llu, late_replies %llu, peers_down %llu (%llu expected from the kills and "
+           "BYEs)\n",
            exact, NCHECKED, disconnects,
            (unsigned long long) counter(dg, "sent"), (unsigned long long) counter(dg, "replied"),
            (unsigned long long) counter(dg, "expired"), (unsigned long long) counter(dg, "server_lost"),
            (unsigned long long) counter(dg, "requeued"), (unsigned long long) counter(dg, "late_replies"),
-           (unsigned long long) counter(dg, "peers_down"));
+           (unsigned long long) counter(dg, "peers_down"), (unsigned long long) ends);
     diag_free(&d);
     xsp_client_destroy(&c);
 
