@@ -180,10 +180,18 @@ static int spawn(xsp_test_switch_t *sw)
     argv[n++] = bin;
     argv[n++] = "--run-dir";
     argv[n++] = sw->run_dir;
+    static char hb[16];
     for (int i = 0; i < sw->nargs; i++) {
         if (strcmp(sw->args[i], "--log-level") == 0)
             has_level = true;
         argv[n++] = sw->args[i];
+        /* a short heartbeat is a deadline too: scaled like xsp_test_ms() (xsp_test.h) */
+        if (strcmp(sw->args[i], "--heartbeat-ms") == 0 && i + 1 < sw->nargs &&
+            atoi(sw->args[i + 1]) > 0 && atoi(sw->args[i + 1]) < 1000) {
+            snprintf(hb, sizeof hb, "%d", xsp_test_ms(atoi(sw->args[i + 1])));
+            argv[n++] = hb;
+            i++;
+        }
     }
     if (!has_level) {
         argv[n++] = "--log-level";

@@ -444,7 +444,7 @@ int main(int argc, char **argv)
     CHECK_CODE(err, XSP_OK);
     CHECK_STR(res.registration_id, id);
     xsp_resolve_result_dispose(&res);
-    pump(600);      /* longer than the grace period: the DIAG keeps it */
+    pump(xsp_test_ms(600));     /* longer than the grace period: the DIAG keeps it */
     CHECK_EQ(count(c0, "xsp-plugin-nbd", &confirmed), 1);
     {   /* confirmed by the registrar's next DIAG (a loaded machine may delay it) */
         long long t1 = xsp_test_now_ms();

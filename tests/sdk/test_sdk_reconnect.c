@@ -189,7 +189,7 @@ int main(void)
 
     /* a second restart, detected by silence this time (nothing outstanding) */
     xsp_test_switch_kill(&sw);
-    pump(400);                  /* > 3 heartbeat intervals: everyone notices */
+    pump(xsp_test_ms(400));     /* > 3 heartbeat intervals: everyone notices */
     CHECK_EQ(xsp_test_switch_restart(&sw), 0);
     result_t again = { .name = "again" };
     CHECK_EQ(xsp_client_send(cl, "echo", "again", 5, NULL, done, &again, NULL, &err), XSP_OK);
