@@ -100,6 +100,7 @@ int main(void)
     xsp_client_t *c = xsp_client_new(sw.endpoint, "pool-client", &err);
     CHECK_MSG(c, "%s", err.msg);
 
+    uint64_t session = xsp_client_peer_id(c);
     atomic_store(&want_together, 4);
     long long took = run_batch(c, 4);
     fprintf(stderr, "4 x 200 ms handlers on 4 workers took %lld ms\n", took);
@@ -111,7 +112,14 @@ int main(void)
     fprintf(stderr, "8 x 200 ms handlers on 4 workers took %lld ms\n", took);
     CHECK(took >= 390);
     CHECK_EQ(atomic_load(&max_running), 4);
-    CHECK_EQ(atomic_load(&handled), 12);
+    if (xsp_client_peer_id(c) == session) {
+        CHECK_EQ(atomic_load(&handled), 12);        /* each call ran exactly once */
+    } else {
+        /* a loaded machine made the client or the switch miss 3 heartbeats (100 ms): after
+           the reconnect the client resent what was outstanding, as idempotent calls may be */
+        fprintf(stderr, "the client reconnected: %d handler runs for 12 calls\n", atomic_load(&handled));
+        CHECK(atomic_load(&handled) >= 12);
+    }
 
     xsp_client_destroy(&c);
     xsp_server_stop(s);
