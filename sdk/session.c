@@ -525,7 +525,9 @@ static void handle(xsp_session_t *s, zmq_msg_t *hdr, zmq_msg_t *payload)
 {
     xsp_hdr_t h;
     char why[160];
-    s->last_recv = s->now;          /* any message is a sign of life */
+    /* any message is a sign of life; the clock now, not at process() start: a long
+       process() (handlers run inline) must not make the switch look silent */
+    s->last_recv = xsp_now_ms();
     if (xsp_hdr_decode(zmq_msg_data(hdr), zmq_msg_size(hdr), &h, why, sizeof why) != 0) {
         xsp_log(XSP_LOG_WARN, "ignoring a malformed message from the switch: %s", why);
         return;
@@ -546,11 +548,19 @@ static void handle(xsp_session_t *s, zmq_msg_t *hdr, zmq_msg_t *payload)
         s->ev.message(s->owner, &h, payload);
 }
 
+/*  Whether a message waits in the socket (we were slow to read it: the switch was not silent). */
+static bool pending(xsp_session_t *s)
+{
+    int ev = 0;
+    size_t sz = sizeof ev;
+    return s->sock && zmq_getsockopt(s->sock, ZMQ_EVENTS, &ev, &sz) == 0 && (ev & ZMQ_POLLIN);
+}
+
 static void tick(xsp_session_t *s)
 {
     int64_t now = xsp_now_ms();
     if (s->state == ST_READY) {
-        if (now - s->last_recv >= 3 * s->hb) {
+        if (now - s->last_recv >= 3 * s->hb && !pending(s)) {
             reconnect(s, "was silent for 3 heartbeat intervals");
         } else if (now - s->last_send >= 3 * s->hb) {
             /* nobody ran our loop: the switch has ended our session by now */

@@ -6,6 +6,7 @@
 */
 #define _GNU_SOURCE
 #include "xsp_test.h"
+#include "xsp/client.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -73,6 +74,15 @@ long long xsp_test_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int xsp_test_ms(int ms)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    return ms * 3;
+#else
+    return getenv("XSP_TEST_SLOW") ? ms * 3 : ms;
+#endif
 }
 
 char *xsp_test_tmpdir(char *buf, size_t cap)
@@ -170,10 +180,18 @@ static int spawn(xsp_test_switch_t *sw)
     argv[n++] = bin;
     argv[n++] = "--run-dir";
     argv[n++] = sw->run_dir;
+    static char hb[16];
     for (int i = 0; i < sw->nargs; i++) {
         if (strcmp(sw->args[i], "--log-level") == 0)
             has_level = true;
         argv[n++] = sw->args[i];
+        /* a short heartbeat is a deadline too: scaled like xsp_test_ms() (xsp_test.h) */
+        if (strcmp(sw->args[i], "--heartbeat-ms") == 0 && i + 1 < sw->nargs &&
+            atoi(sw->args[i + 1]) > 0 && atoi(sw->args[i + 1]) < 1000) {
+            snprintf(hb, sizeof hb, "%d", xsp_test_ms(atoi(sw->args[i + 1])));
+            argv[n++] = hb;
+            i++;
+        }
     }
     if (!has_level) {
         argv[n++] = "--log-level";
@@ -211,6 +229,21 @@ static int spawn(xsp_test_switch_t *sw)
     if (read_ready(sw, getenv("XSP_TEST_WRAPPER") ? 60000 : 10000) != 0) {
         xsp_test_switch_kill(sw);
         return -1;
+    }
+    if (getenv("XSP_TEST_WRAPPER")) {
+        /* under a tool (valgrind) the switch's first HELLO — code the tool translates on
+           first use — can outlast a client's 5 s connect timeout on a loaded machine: say
+           it once now, with time, before the test's own clients do */
+        xsp_client_opts_t o = { .endpoint = sw->endpoint, .name = "xsp-test-warmup",
+                                .connect_timeout_ms = 60000 };
+        xsp_error_t err;
+        xsp_client_t *c = xsp_client_new_opts(&o, &err);
+        if (!c) {
+            fprintf(stderr, "xsp_test: the switch under %s did not answer HELLO: %s\n", exe, err.msg);
+            xsp_test_switch_kill(sw);
+            return -1;
+        }
+        xsp_client_destroy(&c);
     }
     return 0;
 }

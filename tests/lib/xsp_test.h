@@ -63,6 +63,11 @@ int xsp_test_switch_stop(xsp_test_switch_t *sw);
 char *xsp_test_tmpdir(char *buf, size_t cap);
 /*  Milliseconds of the monotonic clock. */
 long long xsp_test_now_ms(void);
+/*  A deadline or short interval scaled for slow builds: ms x 3 under ASan or when
+    XSP_TEST_SLOW is set (valgrind), else ms (like tests/switch swt_ms()).  The switch's
+    --heartbeat-ms below 1000 is scaled so too (a starved peer must not look dead): waits
+    derived from the interval use xsp_test_ms(). */
+int xsp_test_ms(int ms);
 /*  Path of a build-tree binary (bin/NAME), or $XSP_TEST_BIN_DIR/NAME when set. */
 const char *xsp_test_bin(const char *name, char *buf, size_t cap);
 

@@ -377,7 +377,7 @@ int main(int argc, char **argv)
 
     /* 4. Confirmed by DIAG. */
     t0 = xsp_test_now_ms();
-    while (count(c0, "xsp-plugin-nbd", &confirmed) == 1 && !confirmed && xsp_test_now_ms() - t0 < 3000)
+    while (count(c0, "xsp-plugin-nbd", &confirmed) == 1 && !confirmed && xsp_test_now_ms() - t0 < 10000)
         pump(20);
     CHECK(confirmed);
     printf("ok 7 - confirmed alive after %lld ms\n", xsp_test_now_ms() - t0);
@@ -425,7 +425,7 @@ int main(int argc, char **argv)
     xsp_registration_dispose(&reg);
     CHECK_EQ(count(c0, "ghost", NULL), 1);
     t0 = xsp_test_now_ms();
-    while (count(c0, "ghost", NULL) == 1 && xsp_test_now_ms() - t0 < 3000)
+    while (count(c0, "ghost", NULL) == 1 && xsp_test_now_ms() - t0 < 10000)
         pump(20);
     CHECK_EQ(count(c0, "ghost", NULL), 0);
     printf("ok 10 - a registration without a consumer expired after %lld ms\n",
@@ -444,8 +444,15 @@ int main(int argc, char **argv)
     CHECK_CODE(err, XSP_OK);
     CHECK_STR(res.registration_id, id);
     xsp_resolve_result_dispose(&res);
-    pump(600);      /* longer than the grace period: the DIAG keeps it */
+    pump(xsp_test_ms(600));     /* longer than the grace period: the DIAG keeps it */
     CHECK_EQ(count(c0, "xsp-plugin-nbd", &confirmed), 1);
+    {   /* confirmed by the registrar's next DIAG (a loaded machine may delay it) */
+        long long t1 = xsp_test_now_ms();
+        while (!confirmed && xsp_test_now_ms() - t1 < 10000) {
+            pump(50);
+            CHECK_EQ(count(c0, "xsp-plugin-nbd", &confirmed), 1);
+        }
+    }
     CHECK(confirmed);
     xs_expect("/tool/xsp/plugins/xsp-plugin-nbd/domid", "5", "n0,r5");
     printf("ok 12 - after a restart the registration (id %s) is recovered and confirmed\n", id);

@@ -37,7 +37,7 @@ int main(void)
     long long took = xsp_test_now_ms() - t0;
     CHECK_CODE(err, XSP_E_EXPIRED);
     CHECK(err.msg[0] != '\0');
-    CHECK_MSG(took >= 180 && took < 2000, "took %lld ms", took);
+    CHECK_MSG(took >= 180 && took < 5000, "took %lld ms", took);   /* 200 ms, not a default */
     CHECK(r.body == NULL && r.len == 0);
 
     /* the caller's own timeout: no switch deadline reached yet */
@@ -45,7 +45,7 @@ int main(void)
     t0 = xsp_test_now_ms();
     CHECK_EQ(xsp_client_call(c, "nobody", "x", 1, &w, &r, &err), XSP_E_TIMEOUT);
     took = xsp_test_now_ms() - t0;
-    CHECK_MSG(took >= 180 && took < 2000, "took %lld ms", took);
+    CHECK_MSG(took >= 180 && took < 5000, "took %lld ms", took);   /* wait_ms, not timeout_ms */
     CHECK(strstr(err.msg, "nobody") != NULL);
 
     /* too-large: caught locally from WELCOME's max_payload */
@@ -94,7 +94,7 @@ int main(void)
     took = xsp_test_now_ms() - t0;
     CHECK_CODE(err, XSP_E_DISCONNECTED);
     CHECK(strstr(err.msg, "no switch answered at") && strstr(err.msg, ep) && strstr(err.msg, "300 ms"));
-    CHECK(took >= 290 && took < 2000);
+    CHECK(took >= 290 && took < 5000);
 
     /* bad endpoint */
     CHECK(xsp_client_new("nonsense://x", "x", &err) == NULL);

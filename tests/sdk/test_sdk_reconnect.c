@@ -139,7 +139,12 @@ int main(void)
     CHECK_EQ(xsp_client_send(cl, "hold", "A-body", 6, &idem, done, &a, NULL, &err), XSP_OK);
     CHECK_EQ(xsp_client_send(cl, "hold", "B-body", 6, &amo, done, &b, NULL, &err), XSP_OK);
     CHECK_EQ(xsp_client_send(cl, "slowq", "D-body", 6, &idem, done, &d, NULL, &err), XSP_OK);
-    pump(150);
+    {   /* until D is held by the server (a loaded machine may take a while) */
+        long long end = xsp_test_now_ms() + 10000;
+        while (slow_deliveries < 1 && xsp_test_now_ms() < end)
+            pump(5);
+        pump(50);                       /* and nothing else arrives */
+    }
     CHECK_EQ(slow_deliveries, 1);       /* D is held by the server */
     CHECK(!a.done && !b.done && !d.done);
     CHECK_EQ(xsp_client_outstanding(cl), 3);
@@ -184,7 +189,7 @@ int main(void)
 
     /* a second restart, detected by silence this time (nothing outstanding) */
     xsp_test_switch_kill(&sw);
-    pump(400);                  /* > 3 heartbeat intervals: everyone notices */
+    pump(xsp_test_ms(400));     /* > 3 heartbeat intervals: everyone notices */
     CHECK_EQ(xsp_test_switch_restart(&sw), 0);
     result_t again = { .name = "again" };
     CHECK_EQ(xsp_client_send(cl, "echo", "again", 5, NULL, done, &again, NULL, &err), XSP_OK);

@@ -14,6 +14,24 @@
 #include "xsp/xsp.h"
 #include "xsp_test.h"
 
+/*  Whether `xsp diag` on the switch at ep lists the peer `label` (name#id). */
+static bool peer_listed(const char *ep, const char *label)
+{
+    char bin[512], cmd[1200], line[512], want[160];
+    xsp_test_bin("xsp", bin, sizeof bin);
+    snprintf(cmd, sizeof cmd, "'%s' --switch '%s' diag 2>&1", bin, ep);
+    snprintf(want, sizeof want, " %s ", label);
+    FILE *f = popen(cmd, "r");
+    CHECK(f);
+    bool found = false, ok = false;
+    while (fgets(line, sizeof line, f)) {
+        found = found || strstr(line, want) != NULL;
+        ok = ok || strncmp(line, "peers (", 7) == 0;
+    }
+    CHECK_MSG(pclose(f) == 0 && ok, "%s failed", cmd);
+    return found;
+}
+
 static void echo(xsp_server_t *s, xsp_request_t *req, void *arg)
 {
     (void) s;
@@ -114,7 +132,13 @@ int main(void)
     /* a synchronous client idle for more than 3 heartbeat intervals (nobody ran its loop):
        the switch has ended its session; the next call says HELLO again by itself */
     uint64_t peer_before = xsp_client_peer_id(c);
-    usleep(450000);
+    char label[64];
+    snprintf(label, sizeof label, "rt-client#%llu", (unsigned long long) peer_before);
+    CHECK(peer_listed(sw.endpoint, label));
+    long long idle0 = xsp_test_now_ms();
+    while (peer_listed(sw.endpoint, label) && xsp_test_now_ms() - idle0 < 20000)
+        usleep(50000);
+    CHECK_MSG(!peer_listed(sw.endpoint, label), "the switch kept the idle client's session");
     CHECK_EQ(xsp_client_call(c, "echo", "idle", 4, NULL, &r, &err), XSP_OK);
     CHECK(r.len == 4 && memcmp(r.body, "idle", 4) == 0);
     xsp_reply_dispose(&r);

@@ -1,8 +1,9 @@
 /*  test_sdk_workers.c — a bounded worker pool runs blocking handlers concurrently.
 
-    4 workers, a handler that sleeps 200 ms: 4 calls must all finish in well under
-    4 x 200 ms (loose bound: 600 ms), at most 4 handlers may ever run at once, and the
-    answers made on worker threads must reach the right callers. */
+    4 workers, a handler that sleeps 200 ms: 4 calls run all at once (4 handlers seen
+    running together — counted, not timed: a loaded machine stretches any wall-clock
+    bound), at most 4 handlers may ever run at once (8 calls take two rounds: >= 400 ms),
+    and the answers made on worker threads must reach the right callers. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include "xsp_test.h"
 
 static atomic_int running, max_running, handled;
+static atomic_int want_together;    /* a handler waits (up to 10 s) until this many ran at once */
 
 static void sleepy(xsp_server_t *s, xsp_request_t *req, void *arg)
 {
@@ -22,6 +24,10 @@ static void sleepy(xsp_server_t *s, xsp_request_t *req, void *arg)
     int m = atomic_load(&max_running);
     while (now > m && !atomic_compare_exchange_weak(&max_running, &m, now))
         ;
+    /* the calls may arrive spread out on a loaded machine: wait for the others (a pool
+       of fewer threads never gets there: the 10 s give up, and the count shows it) */
+    for (int i = 0; i < 10000 && atomic_load(&max_running) < atomic_load(&want_together); i++)
+        usleep(1000);
     usleep(200000);
     atomic_fetch_sub(&running, 1);
     atomic_fetch_add(&handled, 1);
@@ -94,19 +100,26 @@ int main(void)
     xsp_client_t *c = xsp_client_new(sw.endpoint, "pool-client", &err);
     CHECK_MSG(c, "%s", err.msg);
 
+    uint64_t session = xsp_client_peer_id(c);
+    atomic_store(&want_together, 4);
     long long took = run_batch(c, 4);
     fprintf(stderr, "4 x 200 ms handlers on 4 workers took %lld ms\n", took);
     CHECK(took >= 190);
-    CHECK(took < 600);
-    CHECK_EQ(atomic_load(&max_running), 4);
+    CHECK_EQ(atomic_load(&max_running), 4);     /* all 4 at once */
 
     /* 8 jobs on 4 workers: two rounds, never more than 4 at once */
     took = run_batch(c, 8);
     fprintf(stderr, "8 x 200 ms handlers on 4 workers took %lld ms\n", took);
     CHECK(took >= 390);
-    CHECK(took < 1000);
     CHECK_EQ(atomic_load(&max_running), 4);
-    CHECK_EQ(atomic_load(&handled), 12);
+    if (xsp_client_peer_id(c) == session) {
+        CHECK_EQ(atomic_load(&handled), 12);        /* each call ran exactly once */
+    } else {
+        /* a loaded machine made the client or the switch miss 3 heartbeats (100 ms): after
+           the reconnect the client resent what was outstanding, as idempotent calls may be */
+        fprintf(stderr, "the client reconnected: %d handler runs for 12 calls\n", atomic_load(&handled));
+        CHECK(atomic_load(&handled) >= 12);
+    }
 
     xsp_client_destroy(&c);
     xsp_server_stop(s);

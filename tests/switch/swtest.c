@@ -306,12 +306,20 @@ swt_switch_t *swt_startv(const char *const *args)
 
     const char *argv[64];
     int n = 0;
+    char hb[16];
     argv[n++] = swt_switch_bin();
     argv[n++] = "--run-dir";
     argv[n++] = sw->run_dir;
     for (int i = 0; args && args[i]; i++) {
         CHECK(n < 62);
         argv[n++] = args[i];
+        /* a short heartbeat is a deadline too: scaled like swt_ms() (see swtest.h) */
+        if (strcmp(args[i], "--heartbeat-ms") == 0 && args[i + 1] && atoi(args[i + 1]) < 1000 &&
+            atoi(args[i + 1]) > 0 && n < 62) {
+            snprintf(hb, sizeof hb, "%u", swt_ms((unsigned) atoi(args[i + 1])));
+            argv[n++] = hb;
+            i++;
+        }
     }
     argv[n] = NULL;
 

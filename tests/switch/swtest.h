@@ -82,6 +82,9 @@ const char *swt_switch_bin(void);
 
 /*  Start xsp-switch with --run-dir in a fresh temp dir plus the NULL-terminated extra
     arguments, and wait (bounded) for its ready line.  Fails the test if it does not start. */
+/*  A --heartbeat-ms below 1000 is scaled like swt_ms() (x3 under ASan/valgrind: 100 ms
+    there is 300 ms), so a slow switch or test does not make live peers look silent;
+    bounds derived from the interval must use swt_ms() too. */
 swt_switch_t *swt_start(const char *arg, ...);
 swt_switch_t *swt_startv(const char *const *args);
 

@@ -152,7 +152,9 @@ static void stuck_client(void)
     swt_note("%d requests from a client that never read: undeliverable %llu, worst probe %llu ms, RSS %ld -> %ld KiB",
              n, (unsigned long long) und, (unsigned long long) worst_probe, rss0, rss1);
     CHECK(und > 0);
-    CHECKF(worst_probe < swt_ms(1000), "a probe round trip took %llu ms", (unsigned long long) worst_probe);
+    /* a switch blocked on the stuck client would not answer at all: 2.5 s (x3 under
+       ASan/valgrind) is generous for a loaded machine */
+    CHECKF(worst_probe < swt_ms(2500), "a probe round trip took %llu ms", (unsigned long long) worst_probe);
     long limit_kb = swt_sanitized() ? 64 * 1024 : 24 * 1024;
     CHECKF(rss1 - rss0 < limit_kb, "RSS grew by %ld KiB", rss1 - rss0);
     /* what the client finally reads: each answer at most once */

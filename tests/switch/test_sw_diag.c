@@ -45,7 +45,7 @@ static void known_state(void)
 
     swd_t *d = swd_fetch(obs);
     CHECK(swd_obj_str_eq(d->root, "version", XSP_VERSION));
-    CHECK_U(swd_u(d, "heartbeat_ms"), ==, 500);
+    CHECK_U(swd_u(d, "heartbeat_ms"), ==, swt_ms(500));
     uint64_t up1 = swd_u(d, "uptime_ms");
     static const struct { const char *k; uint64_t v; } lim[] = {
         { "limits.max_payload", 5000 }, { "limits.max_depth", 100 }, { "limits.max_outstanding", 50 },

@@ -169,7 +169,7 @@ static void welcome(void)
     rp_msg_t m = { 0 };
     rp_expect_cmd(p, &m, XSP_CMD_WELCOME);
     CHECK_U(m.h.version, ==, 1);
-    CHECK_U(m.h.heartbeat_ms, ==, 250);
+    CHECK_U(m.h.heartbeat_ms, ==, swt_ms(250));
     CHECK_U(m.h.max_payload, ==, 5000);
     CHECK_U(m.h.max_depth, ==, 77);
     CHECK_U(m.h.max_outstanding, ==, 66);
