@@ -7,6 +7,7 @@
 */
 #define _GNU_SOURCE
 #include "session.h"
+#include "xsp/endpoint.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -214,6 +215,10 @@ static int open_socket(xsp_session_t *s, xsp_error_t *err)
     zmq_setsockopt(sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
     /* Never refuse a send locally: the switch bounds what a peer may have outstanding. */
     zmq_setsockopt(sock, ZMQ_SNDHWM, &sndhwm, sizeof sndhwm);
+    if (xsp_endpoint_secure(sock, s->endpoint, err) != 0) {     /* CURVE on tcp (endpoint.h) */
+        zmq_close(sock);
+        return err ? err->code : XSP_E_INVALID_ARGUMENT;
+    }
     if (zmq_connect(sock, s->endpoint) != 0) {
         int e = errno;
         zmq_close(sock);

@@ -132,6 +132,10 @@ static int bind_endpoints(sw_t *sw, const sw_config_t *cfg, char *ready, size_t 
         char path[PATH_MAX + 16], ep[PATH_MAX + 32];
         snprintf(path, sizeof path, "%s/switch.sock", cfg->run_dir);
         snprintf(ep, sizeof ep, "ipc://%s", path);
+        if (sw->secure && sw_auth_arm_ipc(sw->sock) < 0) {
+            xsp_log(XSP_LOG_ERR, "cannot set the ZAP domain: %s", zmq_strerror(errno));
+            return -1;
+        }
         mode_t old = umask(cfg->group ? 0117 : 0177);
         int rc = zmq_bind(sw->sock, ep);
         umask(old);
@@ -153,6 +157,8 @@ static int bind_endpoints(sw_t *sw, const sw_config_t *cfg, char *ready, size_t 
         }
         used += (size_t) snprintf(ready + used, cap - used, "%s", ep);
     }
+    if (sw->secure && cfg->nlisten && sw_auth_arm(sw->auth, sw->sock) < 0)
+        return -1;
     for (int i = 0; i < cfg->nlisten; i++) {
         if (zmq_bind(sw->sock, cfg->listen[i]) < 0) {
             xsp_log(XSP_LOG_ERR, "cannot listen on %s: %s", cfg->listen[i], zmq_strerror(errno));
@@ -185,6 +191,40 @@ static int open_socket(sw_t *sw)
     zmq_setsockopt(sw->sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(sw->sock, ZMQ_HANDSHAKE_IVL, &sw->lim.handshake_ms, sizeof sw->lim.handshake_ms);
     return 0;
+}
+
+/*  Security is on with --curve-keys, --certs or a policy file (docs/security.md); without
+    them the switch is the open switch of docs/protocol.md §11. */
+static int security_open(sw_t *sw, const sw_config_t *cfg)
+{
+    char err[PATH_MAX + 512];
+    const char *pol = cfg->policy;
+    if (!pol && !cfg->no_policy && access(SW_POLICY_DEFAULT_PATH, F_OK) == 0)
+        pol = SW_POLICY_DEFAULT_PATH;
+    if (!pol && !cfg->certs && !cfg->curve_keys)
+        return 0;
+    sw->secure = true;
+    sw->self_uid = geteuid();
+    sw->policy = pol ? sw_policy_load(pol, err, sizeof err) : sw_policy_builtin();
+    if (!sw->policy) {
+        xsp_log(XSP_LOG_ERR, "%s", pol ? err : "out of memory");
+        return -1;
+    }
+    sw->auth = sw_auth_new(cfg->curve_keys, cfg->certs, err, sizeof err);
+    if (!sw->auth) {
+        xsp_log(XSP_LOG_ERR, "%s", err);
+        return -1;
+    }
+    xsp_log(XSP_LOG_INFO, "security: policy %s, %zu certificates, tcp endpoints %s",
+            sw_policy_origin(sw->policy), sw_auth_ncerts(sw->auth),
+            sw_auth_curve(sw->auth) ? "require CURVE" : "unauthenticated");
+    return 0;
+}
+
+static void security_close(sw_t *sw)
+{
+    sw_auth_destroy(&sw->auth);
+    sw_policy_destroy(&sw->policy);
 }
 
 /* ------------------------------------------------------------------ shutdown */
@@ -253,11 +293,16 @@ static void run(sw_t *sw)
 {
     uint64_t hb_ns = (uint64_t) sw->lim.heartbeat_ms * 1000000ull;
     uint64_t next_hb = sw_now_ns() + hb_ns;
-    zmq_pollitem_t item = { sw->sock, 0, ZMQ_POLLIN, 0 };
+    zmq_pollitem_t items[3] = { { sw->sock, 0, ZMQ_POLLIN, 0 },
+                                { sw_auth_zap_socket(sw->auth), 0, ZMQ_POLLIN, 0 },
+                                { sw_auth_monitor_socket(sw->auth), 0, ZMQ_POLLIN, 0 } };
+    int nitems = sw->secure ? 3 : 1;
     bool busy = false;
     while (!stop_signal) {
+        if (sw->secure)
+            sw_auth_serve(sw->auth);    /* handshakes wait for these answers */
         /* after a full batch more is almost surely waiting: read on without polling */
-        if (!busy && zmq_poll(&item, 1, next_timeout_ms(sw, next_hb)) < 0 && errno != EINTR) {
+        if (!busy && zmq_poll(items, nitems, next_timeout_ms(sw, next_hb)) < 0 && errno != EINTR) {
             xsp_log(XSP_LOG_ERR, "zmq_poll: %s", zmq_strerror(errno));
             break;
         }
@@ -324,7 +369,10 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     char ready[4096];
-    if (open_socket(&sw) < 0 || bind_endpoints(&sw, &cfg, ready, sizeof ready) < 0) {
+    if (security_open(&sw, &cfg) < 0 || open_socket(&sw) < 0 ||
+        (sw.secure && (sw_auth_start(sw.auth, sw.zctx) < 0 || sw_auth_watch(sw.auth, sw.zctx, sw.sock) < 0)) ||
+        bind_endpoints(&sw, &cfg, ready, sizeof ready) < 0) {
+        security_close(&sw);
         if (sw.sock)
             zmq_close(sw.sock);
         if (sw.zctx)
@@ -342,6 +390,7 @@ int main(int argc, char **argv)
     xsp_log(XSP_LOG_INFO, "shutting down on signal %d: %u peers, %u requests held", (int) stop_signal,
             sw.npeers, sw.nmsgs);
     teardown(&sw);
+    security_close(&sw);
     zmq_close(sw.sock);
     zmq_ctx_term(sw.zctx);
     char path[PATH_MAX + 16];

@@ -76,5 +76,6 @@ int cmd_diag(const cli_ctx_t *ctx, int argc, char **argv);
 int cmd_trace(const cli_ctx_t *ctx, int argc, char **argv);
 int cmd_storage(const cli_ctx_t *ctx, int argc, char **argv);  /* every IDL interface */
 int cmd_help(const cli_ctx_t *ctx, int argc, char **argv);
+int cmd_keygen(const cli_ctx_t *ctx, int argc, char **argv);  /* cmd_keygen.c */
 
 #endif

@@ -49,6 +49,13 @@ const cli_cmd_t cli_builtin_cmds[] = {
       "  --mscgen      a sequence chart in mscgen syntax (with --follow: the header now,\n"
       "                the chart when interrupted)\n"
       "  --from SEQ    start at sequence SEQ (default 0: the whole ring)\n" },
+    { "keygen", cmd_keygen, "make a CURVE key pair for the switch or a peer (docs/security.md)",
+      "usage: xsp keygen NAME [--domid N] DIR\n"
+      "  Writes DIR/NAME.key (public certificate: metadata identity = NAME, domid = N;\n"
+      "  copy it into the switch's --certs directory) and DIR/NAME.key_secret (mode 0600,\n"
+      "  stays with its owner).  For the switch itself: `xsp keygen switch DIR`, then\n"
+      "  xsp-switch --curve-keys DIR.  Never overwrites a key.\n"
+      "  --domid N   the Xen domain the identity runs in (default 0)\n" },
     { NULL, NULL, NULL, NULL },
 };
 
