@@ -9,6 +9,7 @@
 */
 #define _GNU_SOURCE
 #include "xsp/plugin.h"
+#include "xsp/endpoint.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -199,7 +200,7 @@ unsigned xsp_plugin_workers(const xsp_plugin_t *p) { return p->workers; }
 
 enum {
     OPT_SWITCH = 256, OPT_QUEUE, OPT_DOMAIN, OPT_LOG_LEVEL, OPT_SYSLOG, OPT_FOREGROUND,
-    OPT_CREDIT, OPT_WORKERS, OPT_HELP, OPT_VERSION, OPT_PLUGIN = 1000,
+    OPT_CREDIT, OPT_WORKERS, OPT_HELP, OPT_VERSION, OPT_CURVE_CERT, OPT_SWITCH_KEY, OPT_PLUGIN = 1000,
 };
 
 static const struct {
@@ -209,6 +210,9 @@ static const struct {
     { "switch", "ENDPOINT", "the switch (default: $XSP_SWITCH, else ipc://RUN_DIR/switch.sock)", OPT_SWITCH },
     { "queue", "NAME", "the queue to serve (default: %s)", OPT_QUEUE },
     { "domain", "N", "the domid this plugin runs in, claimed to the switch (default 0)", OPT_DOMAIN },
+    { "curve-cert", "FILE", "this plugin's CURVE certificate for tcp endpoints (xsp keygen; "
+      "docs/security.md)", OPT_CURVE_CERT },
+    { "switch-key", "FILE", "the switch's public key (DIR/switch.key) for tcp endpoints", OPT_SWITCH_KEY },
     { "log-level", "L", "err, warn, info (default) or debug", OPT_LOG_LEVEL },
     { "syslog", NULL, "log to syslog instead of stderr", OPT_SYSLOG },
     { "foreground", NULL, "run in the foreground (always: the plugin never forks)", OPT_FOREGROUND },
@@ -288,7 +292,7 @@ static int parse_args(xsp_plugin_t *p, int argc, char **argv)
         lo[N_COMMON + i] = (struct option) { def->options[i].name,
                                              def->options[i].arg ? required_argument : no_argument, NULL,
                                              OPT_PLUGIN + (int) i };
-    const char *queue = NULL;
+    const char *queue = NULL, *curve_cert = NULL, *switch_key = NULL;
     unsigned long v;
     int rc = 0;
     optind = 0;                 /* glibc: full re-initialisation */
@@ -299,6 +303,12 @@ static int parse_args(xsp_plugin_t *p, int argc, char **argv)
             break;
         case OPT_QUEUE:
             queue = optarg;
+            break;
+        case OPT_CURVE_CERT:
+            curve_cert = optarg;
+            break;
+        case OPT_SWITCH_KEY:
+            switch_key = optarg;
             break;
         case OPT_DOMAIN:
             if (!parse_uint(optarg, UINT32_MAX, &v)) {
@@ -353,6 +363,14 @@ static int parse_args(xsp_plugin_t *p, int argc, char **argv)
                 rc = 2;
             }
             break;
+        }
+    }
+    if (rc == 0 && (curve_cert || switch_key)) {
+        xsp_error_t e;
+        xsp_error_clear(&e);
+        if (xsp_endpoint_set_curve(curve_cert, switch_key, &e) != 0) {
+            fprintf(stderr, "%s: --curve-cert and --switch-key: %s\n", p->peer_name, e.msg);
+            rc = 2;
         }
     }
     if (rc == 0 && optind < argc) {

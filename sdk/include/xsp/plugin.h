@@ -21,7 +21,10 @@
     Common options (def may add its own, see xsp_plugin_option_t):
         --switch ENDPOINT   the switch (default: $XSP_SWITCH, else ipc://RUN_DIR/switch.sock)
         --queue NAME        queue to serve (default def->queue, else org.xen.xsp.storage.NAME)
-        --domain N          the domid this plugin runs in, claimed in HELLO (default 0)
+        --domain N          the domid this plugin runs in, claimed in HELLO (default 0); a
+                            switch with security on reports its authenticated domid instead
+        --curve-cert FILE   this plugin's CURVE certificate (`xsp keygen`), for tcp endpoints
+        --switch-key FILE   the switch's public key, for tcp endpoints (docs/security.md)
         --log-level L       err, warn, info (default) or debug
         --syslog            log to syslog (daemon facility) instead of stderr
         --foreground        accepted for compatibility: the plugin ALWAYS runs in the
