@@ -887,9 +887,15 @@ int main(int argc, char **argv)
     if (restore(&app) < 0)
         return 1;
 
-    if (!(app.server = xsp_server_new(app.endpoint, "xsp-registrar", "registrar", 0, &xe))) {
-        xsp_log(XSP_LOG_ERR, "cannot connect to the switch: %s", xe.msg);
-        return 1;
+    /* The switch may start after us, or be busy: keep trying for a minute (each attempt
+       waits 5 s for WELCOME), then give up (exit 1: the supervisor restarts us). */
+    for (int attempt = 1; !(app.server = xsp_server_new(app.endpoint, "xsp-registrar", "registrar", 0, &xe));
+         attempt++) {
+        if (xe.code != XSP_E_DISCONNECTED || attempt >= 12) {
+            xsp_log(XSP_LOG_ERR, "cannot connect to the switch: %s", xe.msg);
+            return 1;
+        }
+        xsp_log(XSP_LOG_WARN, "%s: still trying (attempt %d of 12)", xe.msg, attempt);
     }
     co.endpoint = app.endpoint;
     co.name = "xsp-registrar-monitor";

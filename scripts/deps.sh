@@ -16,6 +16,7 @@ PACKAGES=(
   python3 python3-zmq python3-msgpack       # tools and tests (always /usr/bin/python3)
   clang libclang-rt-14-dev                  # fuzzers (libFuzzer runtime)
   valgrind util-linux procps                # tests: valgrind, losetup, pgrep/ps
+  xfsprogs                                  # tests/file: an XFS image with reflink (file_reflink)
 )
 
 say() { echo "deps.sh: $*" >&2; }

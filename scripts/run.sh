@@ -1,15 +1,22 @@
 #!/bin/bash
 # scripts/run.sh [XSP_SWITCH_ARGS...]
 #
-# Installs missing packages, builds build/ if needed, then runs the xsp components in the
-# foreground on a private run directory until Ctrl-C (SIGINT) or SIGTERM, which stops them
-# all (last started first).  If one component exits on its own, the others are stopped too
+# Installs missing packages, builds build/ if needed, then runs the xsp components (the
+# switch, the registrar, then xsp-plugin-file with a default SR, file://STATE_DIR/sr1,
+# created and attached) in the foreground on a private run directory until Ctrl-C
+# (SIGINT) or SIGTERM, which stops them all (last started first).  If one component exits on its own, the others are stopped too
 # and the exit status is non-zero.  Arguments go to xsp-switch (e.g. --listen tcp://…).
 # Environment:
 #   XSP_RUN_DIR=DIR        run directory to use (kept); default: a fresh private
 #                          $TMPDIR/xsp-run.XXXXXX, removed on exit
 #   XSP_BUILD_DIR=DIR      build directory (default: build)
 #   XSP_START_TIMEOUT=S    seconds a component gets to become ready (default 10)
+#   XSP_NO_BUILD=1         use the binaries already in the build directory (tests do)
+#   XSP_LOG_LEVEL=L        the components' --log-level: err, warn (default), info, debug
+#   XSP_STATE_DIR=DIR      the registrar's state directory (default RUN_DIR/state); its
+#                          store is `--store auto`: xenstore when xenstored runs, else the
+#                          file DIR/registrar.state; xsp-plugin-file keeps its state in
+#                          DIR/plugin-file and the default SR is the directory DIR/sr1
 # shellcheck disable=SC2317  # (stop_all, cleanup, switch_ready run from traps / indirectly)
 set -euo pipefail
 
@@ -22,13 +29,18 @@ esac
 
 build_dir=${XSP_BUILD_DIR:-build}
 start_timeout=${XSP_START_TIMEOUT:-10}
+log_level=${XSP_LOG_LEVEL:-warn}
 bin=$root/$build_dir/bin
 case $build_dir in /*) bin=$build_dir/bin ;; esac
 
 status() { printf '[xsp] %-10s %s\n' "$1" "$2"; }
 
 # --- build --------------------------------------------------------------------------------
-bash scripts/build.sh "$build_dir"
+if [ "${XSP_NO_BUILD:-0}" = 1 ]; then
+  [ -x "$bin/xsp-switch" ] || { echo "run.sh: XSP_NO_BUILD=1 but $bin/xsp-switch is missing" >&2; exit 1; }
+else
+  bash scripts/build.sh "$build_dir"
+fi
 
 # --- run directory ------------------------------------------------------------------------
 if [ -n "${XSP_RUN_DIR:-}" ]; then
@@ -91,7 +103,9 @@ start_component() {
     status "$name" "FAILED: $1 not found (did the build produce it?)"
     exit 1
   fi
-  "$@" &
+  # Its own session: a Ctrl-C on the terminal reaches only this script, which then stops
+  # the components in order (plugins unregister while the switch still runs).
+  setsid "$1" --log-level "$log_level" "${@:2}" &
   pid=$!
   names+=("$name") pids+=("$pid")
   for ((n = 0; n < start_timeout * 10; n++)); do
@@ -113,15 +127,51 @@ sock=$run_dir/switch.sock
 old_sock_inode=$(stat -c %i "$sock" 2>/dev/null || echo none)
 switch_ready() { [ -S "$sock" ] && [ "$(stat -c %i "$sock" 2>/dev/null)" != "$old_sock_inode" ]; }
 
+# Ready once it answers Registrar.list (a request sent earlier waits in its queue).
+registrar_ready() { "$bin/xsp" --switch "$endpoint" plugins >/dev/null 2>&1; }
+
+# Ready once the registrar resolves file: URIs to it (it registers after subscribing).
+plugin_file_ready() { "$bin/xsp" --switch "$endpoint" resolve file: >/dev/null 2>&1; }
+
+# The default SR: created on first use, attached on every start (both idempotent here).
+default_sr() {
+  local sr=$1 out
+  if [ ! -d "${sr#file://}/.xsp" ]; then
+    out=$("$bin/xsp" --switch "$endpoint" sr create "$sr" "default SR" "created by scripts/run.sh" 2>&1) ||
+      { status "sr" "FAILED to create $sr: $out"; return 1; }
+  fi
+  out=$("$bin/xsp" --switch "$endpoint" sr attach --scheme file --configuration "uri=$sr" 2>&1) ||
+    { status "sr" "FAILED to attach $sr: $out"; return 1; }
+  status "sr" "attached $sr"
+}
+
 # --- start ----------------------------------------------------------------------------------
+# The components, in start order: one start_component line each (NAME READY_FUNCTION
+# DESCRIPTION COMMAND...).  Plugins go after the registrar: they register with it.
+state_dir=${XSP_STATE_DIR:-$run_dir/state}
+mkdir -p "$state_dir"
+state_dir=$(cd "$state_dir" && pwd)
+sr_uri=file://$state_dir/sr1
 status "run dir" "$run_dir$([ "$remove_run_dir" = 1 ] && echo ' (private, removed on exit)')"
-start_component switch switch_ready "$endpoint" "$bin/xsp-switch" --run-dir "$run_dir" "$@"
+components() {
+  start_component switch switch_ready "$endpoint" "$bin/xsp-switch" --run-dir "$run_dir" "$@"
+  [ "$stopping" = 0 ] || return 0
+  start_component registrar registrar_ready "org.xen.xsp.registrar  store auto (xenstore, else $state_dir/registrar.state)" \
+    "$bin/xsp-registrar" --switch "$endpoint" --store auto --state-dir "$state_dir"
+  [ "$stopping" = 0 ] || return 0
+  start_component plugin-file plugin_file_ready "org.xen.xsp.storage.file  file: URIs, state $state_dir/plugin-file" \
+    "$bin/xsp-plugin-file" --switch "$endpoint" --state-dir "$state_dir/plugin-file"
+  [ "$stopping" = 0 ] || return 0
+  default_sr "$sr_uri" || exit 1
+}
+components "$@"
 
 if [ "$stopping" = 0 ]; then
   cat <<MSG
 [xsp] all components up; Ctrl-C stops them.  In another terminal:
-    export XSP_SWITCH=$endpoint
-    $bin/xsp diag
+    export XSP_SWITCH=$endpoint XSP_SR=$sr_uri PATH=$bin:\$PATH
+    xsp plugins                      # what registered; xsp resolve URI: who serves it
+    xsp sr ls \$XSP_SR               # the default SR's volumes (README: a walk-through)
 MSG
 fi
 
@@ -137,7 +187,7 @@ while [ "$stopping" = 0 ]; do
     pids=("${pids[@]}") names=("${names[@]}")
     break
   done
-  # Ctrl-C reaches the whole process group: a component may stop before our trap runs.
+  # A component may have been signalled directly (it runs in its own session).
   if [ "$stopping" = 1 ]; then
     case $rc in 0 | 130 | 143) status "$name" "stopped" ;; *) status "$name" "stopped (exit status $rc)" ;; esac
     break

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "session.h"
 #include "xsp/endpoint.h"
@@ -33,18 +34,22 @@ struct call {
     kind_t kind;
     uint64_t gen;               /* session generation it was last sent in; 0 = unsent */
     bool rejected;              /* refused with no-session: it never reached a server */
+    bool accepted;              /* PERSISTENT and ACCEPTED: journaled by the switch */
     unsigned flags;
     int64_t sw_deadline;        /* absolute ms of the switch deadline, 0 = none */
     int64_t wait_deadline;      /* absolute ms of the caller's limit, INT64_MAX = none */
     uint32_t wait_ms;           /* for the message */
     size_t heap_idx;
-    char *queue;
+    char *queue;                /* point into the call's own allocation */
     char *dbg;
     bool has_body;
     zmq_msg_t body;
     xsp_done_fn *cb;
-    void *arg;
+    void *arg;                  /* the caller's arg, or ctx */
+    xsp_drop_fn *drop;          /* run on ctx when the call ends without its callback */
+    void *ctx;                  /* ctx_size bytes inside the allocation, or NULL */
     call_t *prev, *next;
+    max_align_t tail_[];        /* ctx, then queue and dbg */
 };
 
 typedef struct {
@@ -63,6 +68,7 @@ struct xsp_client {
     size_t heap_len, heap_cap;
     uint64_t next_id;
     uint64_t peer_id;           /* from the last WELCOME */
+    bool has_identity;          /* opts.identity was set: answers follow us across restarts */
     trace_t tr;
 };
 
@@ -179,9 +185,15 @@ static void call_free(call_t *call)
 {
     if (call->has_body)
         zmq_msg_close(&call->body);
-    free(call->queue);
-    free(call->dbg);
     free(call);
+}
+
+/*  A call that ends without its callback (cancel, destroy): let its owner release ctx. */
+static void call_drop(call_t *call)
+{
+    if (call->drop)
+        call->drop(call->ctx);
+    call_free(call);
 }
 
 /*  Take the call out of every index (it is then owned by the caller of unlink). */
@@ -244,7 +256,7 @@ static void call_transmit(xsp_client_t *c, call_t *call)
         h.cmd = XSP_CMD_REQUEST;
         h.queue = XSP_STR(call->queue);
         h.dbg = XSP_STR(call->dbg);
-        h.flags = call->flags & XSP_FLAG_AT_MOST_ONCE;
+        h.flags = call->flags & (XSP_FLAG_AT_MOST_ONCE | XSP_FLAG_PERSISTENT);
         if (call->sw_deadline) {
             int64_t left = call->sw_deadline - xsp_now_ms();
             h.timeout_ms = left > 0 ? (uint64_t) left : 1;  /* let the switch say expired */
@@ -401,6 +413,12 @@ static void on_message(void *owner, const xsp_hdr_t *h, zmq_msg_t *payload)
     case XSP_CMD_DIAG_REPLY:
         on_diag_reply(c, h, payload);
         break;
+    case XSP_CMD_ACCEPTED: {
+        call_t *call = xsp_idmap_get(&c->calls, h->corr);
+        if (call && call->kind == K_REQUEST && (call->flags & XSP_CALL_PERSISTENT))
+            call->accepted = true;
+        break;
+    }
     case XSP_CMD_TRACE_EVENT:
         on_trace_event(c, h, payload);
         break;
@@ -438,8 +456,12 @@ static void on_welcome(void *owner, bool renewed)
         next = call->next;
         if (call->gen == gen)
             continue;
+        if (call->accepted && !call->rejected && c->has_identity) {
+            call->gen = gen;        /* journaled: its answer comes to our identity */
+            continue;
+        }
         if (call->gen == 0 || call->rejected || call->kind == K_DIAG ||
-            !(call->flags & XSP_CALL_AT_MOST_ONCE)) {
+            (!(call->flags & XSP_CALL_AT_MOST_ONCE) && !call->accepted)) {
             call_transmit(c, call);
         } else {
             call_unlink(c, call);
@@ -453,9 +475,15 @@ static void on_welcome(void *owner, bool renewed)
         lost = call->next;
         call->next = NULL;
         xsp_error_t err;
-        xsp_error_set(&err, XSP_E_DISCONNECTED,
-                      "the switch restarted with this at-most-once call outstanding (queue '%s'); "
-                      "it may or may not have run", call->queue);
+        if (call->accepted)
+            xsp_error_set(&err, XSP_E_DISCONNECTED,
+                          "the switch restarted with this persistent call outstanding (queue '%s'): "
+                          "it is journaled and will run, but its answer cannot reach a client "
+                          "without an identity (xsp_client_opts_t.identity)", call->queue);
+        else
+            xsp_error_set(&err, XSP_E_DISCONNECTED,
+                          "the switch restarted with this at-most-once call outstanding (queue '%s'); "
+                          "it may or may not have run", call->queue);
         if (call->cb)
             call->cb(c, call->id, &err, &(xsp_reply_t) { 0 }, call->arg);
         call_free(call);
@@ -507,11 +535,27 @@ xsp_client_t *xsp_client_new_opts(const xsp_client_opts_t *opts, xsp_error_t *er
         return NULL;
     }
     xsp_idmap_init(&c->calls);
+    if (o.identity) {
+        size_t n = strlen(o.identity);
+        if (n == 0 || n > 255) {
+            xsp_error_set(err, XSP_E_INVALID_ARGUMENT, "an identity is 1-255 bytes (got %zu)", n);
+            xsp_client_destroy(&c);
+            return NULL;
+        }
+        c->has_identity = true;
+        /* call ids unique across this identity's lives: microseconds of the realtime
+           clock, shifted to leave room for 4096 calls per microsecond */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        c->next_id = ((uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u) << 12;
+    }
     xsp_session_cfg_t cfg = {
         .endpoint = ep,
         .name = o.name ? o.name : "xsp-client",
         .role = o.role ? o.role : "client",
         .domid = o.domid,
+        .zmq_ctx = o.zmq_ctx,
+        .identity = o.identity,
     };
     xsp_session_events_t ev = { .message = on_message, .welcome = on_welcome };
     c->s = xsp_session_new(&cfg, &ev, c, err);
@@ -548,7 +592,7 @@ void xsp_client_destroy(xsp_client_t **self_p)
     while (c->head) {
         call_t *call = c->head;
         call_unlink(c, call);
-        call_free(call);
+        call_drop(call);
     }
     xsp_session_destroy(&c->s);
     xsp_idmap_dispose(&c->calls);
@@ -576,6 +620,12 @@ bool xsp_client_connected(const xsp_client_t *c)
     return xsp_session_ready(c->s);
 }
 
+bool xsp_client_accepted(const xsp_client_t *self, uint64_t call_id)
+{
+    const call_t *call = call_id ? xsp_idmap_get(&self->calls, call_id) : NULL;
+    return call && call->accepted;
+}
+
 size_t xsp_client_outstanding(const xsp_client_t *c)
 {
     return c->calls.len;
@@ -584,7 +634,7 @@ size_t xsp_client_outstanding(const xsp_client_t *c)
 /*  Create and index a call; it is sent right away when a session is up. */
 static call_t *call_start(xsp_client_t *c, kind_t kind, const char *queue, const void *body,
                           size_t len, const xsp_call_opts_t *opts, xsp_done_fn *cb, void *arg,
-                          xsp_error_t *err)
+                          size_t ctx_size, xsp_drop_fn *drop, xsp_error_t *err)
 {
     xsp_call_opts_t o;
     memset(&o, 0, sizeof o);
@@ -612,25 +662,39 @@ static call_t *call_start(xsp_client_t *c, kind_t kind, const char *queue, const
             return NULL;
         }
     }
-    call_t *call = calloc(1, sizeof *call);
+    /* one allocation: the call, the caller's ctx, the queue name and dbg */
+    const char *qname = kind == K_REQUEST ? queue : "(diag)";
+    const char *dbg = o.dbg ? o.dbg : "";
+    size_t qlen = strlen(qname), dlen = strlen(dbg);
+    size_t ctx_room = (ctx_size + sizeof (max_align_t) - 1) / sizeof (max_align_t) * sizeof (max_align_t);
+    call_t *call = malloc(sizeof *call + ctx_room + qlen + 1 + dlen + 1);
     if (!call) {
         xsp_error_set(err, XSP_E_SYSTEM, "out of memory");
         return NULL;
     }
+    memset(call, 0, sizeof *call + ctx_room);
+    char *strings = (char *) call->tail_ + ctx_room;
+    call->queue = strings;
+    memcpy(call->queue, qname, qlen + 1);
+    call->dbg = strings + qlen + 1;
+    memcpy(call->dbg, dbg, dlen + 1);
+    if (ctx_size) {
+        call->ctx = call->tail_;
+        arg = call->ctx;
+    }
+    call->drop = drop;
     call->heap_idx = NO_HEAP;
     call->kind = kind;
     call->id = ++c->next_id;
-    call->flags = o.flags & XSP_CALL_AT_MOST_ONCE;
+    call->flags = o.flags & (XSP_CALL_AT_MOST_ONCE | XSP_CALL_PERSISTENT);
     call->cb = cb;
     call->arg = arg;
     int64_t now = xsp_now_ms();
     call->sw_deadline = o.timeout_ms == XSP_TIMEOUT_INFINITE || kind == K_DIAG ? 0 : now + o.timeout_ms;
     call->wait_deadline = o.wait_ms == XSP_TIMEOUT_INFINITE ? INT64_MAX : now + o.wait_ms;
     call->wait_ms = o.wait_ms;
-    call->queue = strdup(kind == K_REQUEST ? queue : "(diag)");
-    call->dbg = strdup(o.dbg ? o.dbg : "");
-    bool ok = call->queue && call->dbg;
-    if (ok && kind == K_REQUEST && len > 0) {
+    bool ok = true;
+    if (kind == K_REQUEST && len > 0) {
         ok = zmq_msg_init_size(&call->body, len) == 0;
         if (ok) {
             call->has_body = true;
@@ -663,9 +727,28 @@ int xsp_client_send(xsp_client_t *c, const char *queue, const void *body, size_t
     if (maxp && len > maxp)
         return xsp_error_set(err, XSP_E_TOO_LARGE, "a body of %zu bytes is over the switch's "
                              "max_payload of %llu bytes", len, (unsigned long long) maxp);
-    call_t *call = call_start(c, K_REQUEST, queue, body, len, opts, cb, arg, err);
+    call_t *call = call_start(c, K_REQUEST, queue, body, len, opts, cb, arg, 0, NULL, err);
     if (!call)
         return err ? err->code : XSP_E_INVALID_ARGUMENT;
+    if (call_id)
+        *call_id = call->id;
+    return XSP_OK;
+}
+
+int xsp_client_send_ctx(xsp_client_t *c, const char *queue, const void *body, size_t len,
+                        const xsp_call_opts_t *opts, xsp_done_fn *cb, size_t ctx_size,
+                        xsp_drop_fn *drop, void **ctx, uint64_t *call_id, xsp_error_t *err)
+{
+    *ctx = NULL;
+    uint64_t maxp = xsp_session_welcome(c->s)->max_payload;
+    if (maxp && len > maxp)
+        return xsp_error_set(err, XSP_E_TOO_LARGE, "a body of %zu bytes is over the switch's "
+                             "max_payload of %llu bytes", len, (unsigned long long) maxp);
+    call_t *call = call_start(c, K_REQUEST, queue, body, len, opts, cb, NULL,
+                              ctx_size ? ctx_size : 1, drop, err);
+    if (!call)
+        return err ? err->code : XSP_E_INVALID_ARGUMENT;
+    *ctx = call->ctx;
     if (call_id)
         *call_id = call->id;
     return XSP_OK;
@@ -677,7 +760,7 @@ int xsp_client_cancel(xsp_client_t *c, uint64_t call_id)
     if (!call)
         return -1;
     call_unlink(c, call);
-    call_free(call);
+    call_drop(call);
     return 0;
 }
 
@@ -786,7 +869,7 @@ int xsp_client_diag(xsp_client_t *c, int timeout_ms, void **data, size_t *len, x
     memset(&o, 0, sizeof o);
     o.wait_ms = timeout_ms > 0 ? (uint32_t) timeout_ms : 5000;
     xsp_client_process(c);
-    if (!call_start(c, K_DIAG, NULL, NULL, 0, &o, sync_done, &r, err))
+    if (!call_start(c, K_DIAG, NULL, NULL, 0, &o, sync_done, &r, 0, NULL, err))
         return err ? err->code : XSP_E_SYSTEM;
     xsp_reply_t rep;
     memset(&rep, 0, sizeof rep);

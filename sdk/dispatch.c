@@ -29,8 +29,8 @@
 struct xsp_call {
     xsp_request_t *req;         /* NULL once answered */
     const xsp_method_info_t *mi;
-    msgpack_unpacked up;        /* the payload, until the args are decoded */
-    bool has_up;
+    msgpack_object tree;        /* the payload (its element pool follows args), until the
+                                   args are decoded; it points into the request's body */
     atomic_int refs;
     atomic_bool answered;
     max_align_t args[];         /* mi->args_size bytes */
@@ -42,15 +42,13 @@ static void call_unref(xsp_call_t *call)
 {
     if (atomic_fetch_sub(&call->refs, 1) != 1)
         return;
-    if (call->has_up)
-        msgpack_unpacked_destroy(&call->up);
     call->mi->args_dispose(call->args);
     free(call);
 }
 
 /*  Pack an error reply into a new buffer.  XSP_OK or an error. */
 static int pack_error(xsp_code_t code, const char *msg, const xsp_string_map_t *detail,
-                      msgpack_sbuffer *sb, xsp_error_t *e)
+                      xsp_packbuf_t *sb, xsp_error_t *e)
 {
     msgpack_packer pk;
     xsp_string_pair_t kept[DETAIL_MAX];
@@ -75,18 +73,17 @@ static int pack_error(xsp_code_t code, const char *msg, const xsp_string_map_t *
                 kept[filtered.len++] = *p;
         }
     }
-    msgpack_sbuffer_init(sb);
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    xsp_packbuf_init(sb, &pk);
     int rc = xsp_error_reply_pack(&pk, code, msg, detail ? &filtered : NULL, e);
     if (rc)
-        msgpack_sbuffer_destroy(sb);
+        xsp_packbuf_dispose(sb);
     return rc;
 }
 
 /*  Answer a request that never became a call. */
 static int answer_request(xsp_request_t *req, xsp_code_t code, const char *msg)
 {
-    msgpack_sbuffer sb;
+    xsp_packbuf_t sb;
     xsp_error_t e;
 
     xsp_log(XSP_LOG_INFO, "queue '%s': refusing message %llu from peer %llu (dbg '%.100s'): %s: %s",
@@ -99,8 +96,8 @@ static int answer_request(xsp_request_t *req, xsp_code_t code, const char *msg)
         xsp_request_release(req);
         return code;
     }
-    xsp_request_reply(req, XSP_STATUS_ERROR, sb.data, sb.size);
-    msgpack_sbuffer_destroy(&sb);
+    xsp_request_reply(req, XSP_STATUS_ERROR, sb.data, sb.len);
+    xsp_packbuf_dispose(&sb);
     return code;
 }
 
@@ -125,7 +122,7 @@ int xsp_call_failv(xsp_call_t *call, xsp_code_t code, const xsp_string_map_t *de
                    const char *fmt, va_list ap)
 {
     char msg[XSP_MESSAGE_MAX + 1];
-    msgpack_sbuffer sb;
+    xsp_packbuf_t sb;
     xsp_error_t e;
 
     vsnprintf(msg, sizeof msg, fmt ? fmt : "", ap);
@@ -142,8 +139,8 @@ int xsp_call_failv(xsp_call_t *call, xsp_code_t code, const xsp_string_map_t *de
             return code;
         }
     }
-    answer(call, XSP_STATUS_ERROR, sb.data, sb.size);
-    msgpack_sbuffer_destroy(&sb);
+    answer(call, XSP_STATUS_ERROR, sb.data, sb.len);
+    xsp_packbuf_dispose(&sb);
     return code;
 }
 
@@ -159,24 +156,23 @@ int xsp_call_fail(xsp_call_t *call, xsp_code_t code, const xsp_string_map_t *det
 
 int xsp_call_reply(xsp_call_t *call, const void *result)
 {
-    msgpack_sbuffer sb;
+    xsp_packbuf_t sb;
     msgpack_packer pk;
     xsp_error_t e;
 
     if (call->mi->has_result && !result)
         return xsp_call_fail(call, XSP_E_INTERNAL, NULL, "%s: the plugin answered without a result",
                              call->mi->name);
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    xsp_packbuf_init(&sb, &pk);
     int rc = call->mi->result_encode(&pk, result, &e);
     if (rc) {
-        msgpack_sbuffer_destroy(&sb);
+        xsp_packbuf_dispose(&sb);
         xsp_log(XSP_LOG_ERR, "%s: cannot encode the result: %s", call->mi->name, e.msg);
         return xsp_call_fail(call, XSP_E_INTERNAL, NULL, "the plugin's result could not be encoded: %s",
                              e.msg);
     }
-    answer(call, XSP_STATUS_OK, sb.data, sb.size);
-    msgpack_sbuffer_destroy(&sb);
+    answer(call, XSP_STATUS_OK, sb.data, sb.len);
+    xsp_packbuf_dispose(&sb);
     return XSP_OK;
 }
 
@@ -201,30 +197,35 @@ xsp_request_t *xsp_call_request(const xsp_call_t *call)
 
 int xsp_call_begin(xsp_request_t *req, const xsp_method_info_t *table, size_t n, xsp_call_t **out)
 {
-    msgpack_unpacked up;
+    size_t nobjs, args_max = 0;
     const xsp_method_info_t *mi = NULL;
     xsp_error_t e;
     xsp_path_t root = xsp_path_root("request");
+    const void *body = xsp_request_body(req);
 
     *out = NULL;
-    int rc = xsp_idl_unpack(&up, xsp_request_body(req), xsp_request_size(req), &root, &e);
+    int rc = xsp_idl_check_count(body, xsp_request_size(req), &root, &e, &nobjs);
     if (rc)
         return answer_request(req, XSP_E_DECODE, e.msg);
-    rc = xsp_request_method(&up.data, table, n, &mi, &e);
+    /* one allocation: the call, room for the largest args struct of the table, then the
+       payload's tree (read once, before the method is known) */
+    for (size_t i = 0; i < n; i++)
+        if (table[i].args_size > args_max)
+            args_max = table[i].args_size;
+    size_t args_room = (args_max + sizeof (msgpack_object) - 1) / sizeof (msgpack_object);
+    xsp_call_t *call = malloc(sizeof *call + (args_room + nobjs) * sizeof (msgpack_object));
+    if (!call)
+        return answer_request(req, XSP_E_INTERNAL, "the plugin is out of memory");
+    memset(call, 0, sizeof *call + args_room * sizeof (msgpack_object));
+    xsp_idl_build(body, (msgpack_object *) call->args + args_room, &call->tree);
+    rc = xsp_request_method(&call->tree, table, n, &mi, &e);
     if (rc) {
-        msgpack_unpacked_destroy(&up);
+        free(call);
         return answer_request(req, rc == XSP_E_UNIMPLEMENTED ? XSP_E_UNIMPLEMENTED : XSP_E_DECODE,
                               e.msg);
     }
-    xsp_call_t *call = calloc(1, sizeof *call + mi->args_size);
-    if (!call) {
-        msgpack_unpacked_destroy(&up);
-        return answer_request(req, XSP_E_INTERNAL, "the plugin is out of memory");
-    }
     call->req = req;
     call->mi = mi;
-    call->up = up;
-    call->has_up = true;
     atomic_init(&call->refs, 2);            /* the dispatcher's and the answer's */
     atomic_init(&call->answered, false);
     mi->args_init(call->args);
@@ -243,10 +244,8 @@ int xsp_call_unimplemented(xsp_call_t *call)
 int xsp_call_decode(xsp_call_t *call)
 {
     xsp_error_t e;
-    int rc = call->mi->args_decode(&call->up.data, call->args, &e);
+    int rc = call->mi->args_decode(&call->tree, call->args, &e);
 
-    msgpack_unpacked_destroy(&call->up);
-    call->has_up = false;
     if (rc == XSP_OK)
         return XSP_OK;
     xsp_log(XSP_LOG_INFO, "queue '%s': refusing message %llu from peer %llu: %s",

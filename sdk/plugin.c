@@ -5,11 +5,10 @@
     (shared with worker threads, under a mutex), the (re)subscribe detection that calls the
     registration hook, and the orderly shutdown (unsubscribe, drain, fini, BYE).
     Never touches: request contents (the generated dispatcher and dispatch.c decode them),
-    the socket (server.c), the registrar (plugin_register() is a documented no-op stub).
+    the socket (server.c), the registrar calls (plugin_reg.c; plugin.c only drives them).
 */
 #define _GNU_SOURCE
 #include "xsp/plugin.h"
-#include "xsp/endpoint.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -25,10 +24,12 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "plugin_reg.h"
 #include "session.h"            /* xsp_now_ms */
 #include "xsp/client.h"         /* xsp_queue_name_valid */
 #include "xsp/endpoint.h"
 #include "xsp/log.h"
+#include "xsp/resolve.h"        /* XSP_REGISTRAR_QUEUE */
 #include "xsp/wire.h"
 
 #define QUEUE_PREFIX "org.xen.xsp.storage."
@@ -36,6 +37,8 @@
 #define MAX_WORKERS 1024u
 #define MAX_CREDIT 65535u
 #define DRAIN_MS 3000
+#define UNREGISTER_MS 2000
+#define MAX_SCHEMES 64
 
 typedef struct {
     int64_t due;
@@ -57,6 +60,13 @@ struct xsp_plugin {
     int sigfd, wakefd;
     atomic_bool stop;
     uint64_t last_peer_id;      /* to notice a new session (a re-subscribe) */
+    /* registration (plugin_reg.c) */
+    const char *schemes[MAX_SCHEMES + 1];   /* --scheme, else def->schemes */
+    size_t nschemes;
+    const char *backend_domain;             /* --backend-domain, else def->backend_domain */
+    const char *registrar;                  /* --registrar */
+    bool no_register;
+    plugin_reg_t *reg;                      /* NULL = not registering */
     /* timers: any thread, under mu */
     pthread_mutex_t mu;
     timer_t_ *heap;
@@ -195,12 +205,14 @@ const char *xsp_plugin_queue(const xsp_plugin_t *p) { return p->queue; }
 const char *xsp_plugin_name(const xsp_plugin_t *p) { return p->def->name; }
 uint32_t xsp_plugin_domid(const xsp_plugin_t *p) { return p->domid; }
 unsigned xsp_plugin_workers(const xsp_plugin_t *p) { return p->workers; }
+const char *xsp_plugin_backend_domain(const xsp_plugin_t *p) { return p->backend_domain; }
 
 /* ================================================================ command line */
 
 enum {
     OPT_SWITCH = 256, OPT_QUEUE, OPT_DOMAIN, OPT_LOG_LEVEL, OPT_SYSLOG, OPT_FOREGROUND,
-    OPT_CREDIT, OPT_WORKERS, OPT_HELP, OPT_VERSION, OPT_CURVE_CERT, OPT_SWITCH_KEY, OPT_PLUGIN = 1000,
+    OPT_CREDIT, OPT_WORKERS, OPT_SCHEME, OPT_BACKEND_DOMAIN, OPT_REGISTRAR, OPT_NO_REGISTER,
+    OPT_HELP, OPT_VERSION, OPT_PLUGIN = 1000,
 };
 
 static const struct {
@@ -210,14 +222,15 @@ static const struct {
     { "switch", "ENDPOINT", "the switch (default: $XSP_SWITCH, else ipc://RUN_DIR/switch.sock)", OPT_SWITCH },
     { "queue", "NAME", "the queue to serve (default: %s)", OPT_QUEUE },
     { "domain", "N", "the domid this plugin runs in, claimed to the switch (default 0)", OPT_DOMAIN },
-    { "curve-cert", "FILE", "this plugin's CURVE certificate for tcp endpoints (xsp keygen; "
-      "docs/security.md)", OPT_CURVE_CERT },
-    { "switch-key", "FILE", "the switch's public key (DIR/switch.key) for tcp endpoints", OPT_SWITCH_KEY },
     { "log-level", "L", "err, warn, info (default) or debug", OPT_LOG_LEVEL },
     { "syslog", NULL, "log to syslog instead of stderr", OPT_SYSLOG },
     { "foreground", NULL, "run in the foreground (always: the plugin never forks)", OPT_FOREGROUND },
-    { "credit", "N", "requests delivered at once (default: the worker count, else 64)", OPT_CREDIT },
+    { "credit", "N", "requests delivered at once (default: the worker count, else 64; with workers, at most their count)", OPT_CREDIT },
     { "workers", "N", "threads for blocking handlers (0 = handlers run in the event loop)", OPT_WORKERS },
+    { "scheme", "S", "register as serving URI scheme S (repeatable; replaces the plugin's own list)", OPT_SCHEME },
+    { "backend-domain", "D", "where backends run: own (default), a domid, or on-demand", OPT_BACKEND_DOMAIN },
+    { "registrar", "QUEUE", "the registrar's queue (default " XSP_REGISTRAR_QUEUE ")", OPT_REGISTRAR },
+    { "no-register", NULL, "do not register with the registrar", OPT_NO_REGISTER },
     { "help", NULL, "show this help and exit", OPT_HELP },
     { "version", NULL, "show the version and exit", OPT_VERSION },
 };
@@ -275,6 +288,14 @@ static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
     return true;
 }
 
+static bool scheme_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64 || !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+        return false;
+    return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.") == n;
+}
+
 /*  0 = run, 2 = usage error, -1 = done (help/version printed). */
 static int parse_args(xsp_plugin_t *p, int argc, char **argv)
 {
@@ -292,7 +313,7 @@ static int parse_args(xsp_plugin_t *p, int argc, char **argv)
         lo[N_COMMON + i] = (struct option) { def->options[i].name,
                                              def->options[i].arg ? required_argument : no_argument, NULL,
                                              OPT_PLUGIN + (int) i };
-    const char *queue = NULL, *curve_cert = NULL, *switch_key = NULL;
+    const char *queue = NULL;
     unsigned long v;
     int rc = 0;
     optind = 0;                 /* glibc: full re-initialisation */
@@ -303,12 +324,6 @@ static int parse_args(xsp_plugin_t *p, int argc, char **argv)
             break;
         case OPT_QUEUE:
             queue = optarg;
-            break;
-        case OPT_CURVE_CERT:
-            curve_cert = optarg;
-            break;
-        case OPT_SWITCH_KEY:
-            switch_key = optarg;
             break;
         case OPT_DOMAIN:
             if (!parse_uint(optarg, UINT32_MAX, &v)) {
@@ -344,6 +359,38 @@ static int parse_args(xsp_plugin_t *p, int argc, char **argv)
             }
             p->workers = (unsigned) v;
             break;
+        case OPT_SCHEME:
+            if (p->nschemes == MAX_SCHEMES) {
+                fprintf(stderr, "%s: at most %d --scheme options\n", p->peer_name, MAX_SCHEMES);
+                rc = 2;
+            } else if (!scheme_valid(optarg)) {
+                fprintf(stderr, "%s: --scheme wants a URI scheme (a letter, then letters, digits, "
+                        "+ - .), not '%s'\n", p->peer_name, optarg);
+                rc = 2;
+            } else {
+                p->schemes[p->nschemes++] = optarg;
+            }
+            break;
+        case OPT_BACKEND_DOMAIN: {
+            xsp_backend_policy_t bp;
+            if (plugin_reg_parse_backend(optarg, &bp) != 0) {
+                fprintf(stderr, "%s: --backend-domain is own, on-demand or a domid below 32752, not "
+                        "'%s'\n", p->peer_name, optarg);
+                rc = 2;
+            }
+            p->backend_domain = optarg;
+            break;
+        }
+        case OPT_REGISTRAR:
+            if (!xsp_queue_name_valid(optarg)) {
+                fprintf(stderr, "%s: --registrar wants a queue name, not '%s'\n", p->peer_name, optarg);
+                rc = 2;
+            }
+            p->registrar = optarg;
+            break;
+        case OPT_NO_REGISTER:
+            p->no_register = true;
+            break;
         case 'h':
         case OPT_HELP:
             usage(stdout, p);
@@ -365,14 +412,6 @@ static int parse_args(xsp_plugin_t *p, int argc, char **argv)
             break;
         }
     }
-    if (rc == 0 && (curve_cert || switch_key)) {
-        xsp_error_t e;
-        xsp_error_clear(&e);
-        if (xsp_endpoint_set_curve(curve_cert, switch_key, &e) != 0) {
-            fprintf(stderr, "%s: --curve-cert and --switch-key: %s\n", p->peer_name, e.msg);
-            rc = 2;
-        }
-    }
     if (rc == 0 && optind < argc) {
         fprintf(stderr, "%s: unexpected argument '%s'; try '%s --help'\n", p->peer_name, argv[optind], argv[0]);
         rc = 2;
@@ -380,6 +419,13 @@ static int parse_args(xsp_plugin_t *p, int argc, char **argv)
     free(lo);
     if (rc)
         return rc;
+    if (p->nschemes == 0)
+        while (def->schemes && p->nschemes < MAX_SCHEMES && def->schemes[p->nschemes]) {
+            p->schemes[p->nschemes] = def->schemes[p->nschemes];
+            p->nschemes++;
+        }
+    if (!p->backend_domain)
+        p->backend_domain = def->backend_domain;
     if (queue)
         snprintf(p->queue, sizeof p->queue, "%s", queue);
     else if (def->queue)
@@ -396,12 +442,37 @@ static int parse_args(xsp_plugin_t *p, int argc, char **argv)
 
 /* ================================================================ the loop */
 
-/*  HOOK: registration with the registrar (a later issue).  Called after every
-    (re)subscribe; it will send Registrar.register for this plugin.  A no-op for now. */
+/*  Set up the registration (plugin_reg.c), unless --no-register or no schemes. */
+static void registration_start(xsp_plugin_t *p)
+{
+    if (p->no_register || p->nschemes == 0) {
+        xsp_log(XSP_LOG_INFO, "not registering with the registrar (%s)",
+                p->no_register ? "--no-register" : "no URI scheme: give --scheme");
+        return;
+    }
+    plugin_reg_cfg_t cfg = {
+        .endpoint = p->endpoint, .peer_name = p->peer_name, .domid = p->domid,
+        .registrar = p->registrar, .name = p->peer_name,
+        .version = p->def->version ? p->def->version : XSP_VERSION, .queue = p->queue,
+        .schemes = p->schemes, .nschemes = p->nschemes, .kinds = p->def->kinds,
+        .features = p->def->features,
+    };
+    xsp_error_t err;
+    if (plugin_reg_parse_backend(p->backend_domain, &cfg.backend) != 0) {
+        xsp_log(XSP_LOG_ERR, "the plugin's default backend domain '%s' is not own, on-demand or a "
+                "domid: not registering", p->backend_domain);
+        return;
+    }
+    p->reg = plugin_reg_new(&cfg, &err);
+    if (!p->reg)
+        xsp_log(XSP_LOG_ERR, "cannot set up the registration: %s: not registering", err.msg);
+}
+
+/*  Called after every (re)subscribe: (re)register with the registrar (asynchronous). */
 static void plugin_register(xsp_plugin_t *p)
 {
-    xsp_log(XSP_LOG_DEBUG, "subscribed to '%s' (peer %llu): registration with the registrar is "
-            "not implemented yet", p->queue, (unsigned long long) p->last_peer_id);
+    if (p->reg)
+        plugin_reg_subscribed(p->reg);
 }
 
 /*  After process(): a new WELCOME means server.c has just subscribed again. */
@@ -432,18 +503,24 @@ static void on_request(xsp_server_t *s, xsp_request_t *req, void *arg)
 /*  Wait for the switch fd, the wake fd and (when sigfd >= 0) signals, up to timeout_ms. */
 static void wait_events(xsp_plugin_t *p, int timeout_ms)
 {
-    struct pollfd fds[3] = {
+    struct pollfd fds[4] = {
         { .fd = xsp_server_fd(p->srv), .events = POLLIN },
         { .fd = p->wakefd, .events = POLLIN },
         { .fd = p->sigfd, .events = POLLIN },
+        { .fd = p->reg ? plugin_reg_fd(p->reg) : -1, .events = POLLIN },
     };
     int t = xsp_server_timeout_ms(p->srv);
+    if (p->reg) {
+        int rt = plugin_reg_timeout_ms(p->reg);
+        if (rt >= 0 && (t < 0 || rt < t))
+            t = rt;
+    }
     if (timeout_ms >= 0 && timeout_ms < t)
         t = timeout_ms;
     int next = timers_next_ms(p);
     if (next >= 0 && next < t)
         t = next;
-    if (poll(fds, 3, t) <= 0)
+    if (poll(fds, 4, t) <= 0)
         return;
     if (fds[1].revents & POLLIN) {
         uint64_t junk;
@@ -467,6 +544,8 @@ static void run(xsp_plugin_t *p)
         xsp_server_process(p->srv);
         timers_run(p);
         check_session(p);
+        if (p->reg)
+            plugin_reg_process(p->reg);
     }
 }
 
@@ -475,6 +554,8 @@ static void run(xsp_plugin_t *p)
 static void drain(xsp_plugin_t *p)
 {
     xsp_error_t err;
+    if (p->reg)
+        plugin_reg_unregister(p->reg, UNREGISTER_MS);
     if (xsp_server_unsubscribe(p->srv, p->queue, &err) != XSP_OK)
         xsp_log(XSP_LOG_WARN, "unsubscribe: %s", err.msg);
     int64_t end = xsp_now_ms() + DRAIN_MS;
@@ -515,6 +596,8 @@ int xsp_plugin_main(int argc, char **argv, const xsp_plugin_def_t *def)
         return rc < 0 ? 0 : rc;
     if (p.credit == 0)
         p.credit = def->credit ? def->credit : p.workers ? p.workers : DEFAULT_CREDIT;
+    if (p.workers && p.credit > p.workers)
+        p.credit = p.workers;   /* what xsp_server_subscribe would make of it (plugin.h) */
     snprintf(ident, sizeof ident, "%s", p.peer_name);
     xsp_log_open(ident, p.use_syslog, (xsp_log_level_t) p.log_level);
 
@@ -554,6 +637,7 @@ int xsp_plugin_main(int argc, char **argv, const xsp_plugin_def_t *def)
     xsp_log(XSP_LOG_INFO, "started: serving '%s' at %s (peer %llu, domid %u, %u worker(s), credit %u)",
             p.queue, p.endpoint ? p.endpoint : "the default endpoint",
             (unsigned long long) xsp_server_peer_id(p.srv), p.domid, p.workers, p.credit);
+    registration_start(&p);
     check_session(&p);
     run(&p);
     drain(&p);
@@ -561,6 +645,7 @@ int xsp_plugin_main(int argc, char **argv, const xsp_plugin_def_t *def)
         def->fini(def->ctx, &p);
     rc = 0;
 out:
+    plugin_reg_destroy(&p.reg);
     xsp_server_destroy(&p.srv);           /* joins the workers; BYE */
     if (p.nheap)
         xsp_log(XSP_LOG_WARN, "%zu timer(s) never ran (added after the drain)", p.nheap);

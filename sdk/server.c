@@ -246,6 +246,12 @@ int xsp_server_set_workers(xsp_server_t *s, unsigned n, xsp_error_t *err)
 {
     if (s->workers)
         return xsp_error_set(err, XSP_E_INVALID_ARGUMENT, "the server already has workers");
+    for (const sub_t *b = s->subs; b; b = b->next)
+        if (b->active)
+            /* the credit asked for was not capped at the worker count: it would change
+               silently at the next re-SUBSCRIBE (switch restart) */
+            return xsp_error_set(err, XSP_E_INVALID_ARGUMENT, "workers must be set before "
+                                 "subscribing (queue '%s' is subscribed)", b->queue);
     if (n == 0)
         return XSP_OK;
     if (n > 1024)
@@ -280,6 +286,10 @@ static sub_t *sub_find(xsp_server_t *s, const char *queue, size_t len)
     return NULL;
 }
 
+/*  The credit a subscription really gets (xsp/server.h): what was asked, at least 1, at
+    most the switch's max_credit and, with workers, at most the worker count (a request
+    beyond it would wait in the job FIFO while another server may be idle).  Without
+    workers it is exactly what was asked: handlers that answer later need that credit. */
 static unsigned clamp_credit(const xsp_server_t *s, unsigned long long credit)
 {
     uint64_t maxc = xsp_session_welcome(s->s)->max_credit;
@@ -319,7 +329,11 @@ int xsp_server_subscribe(xsp_server_t *s, const char *queue, unsigned credit, xs
         s->subs = b;
     }
     unsigned before = b->active ? b->credit : 0;
-    unsigned total = clamp_credit(s, (unsigned long long) before + (credit ? credit : 1));
+    unsigned long long asked = (unsigned long long) before + (credit ? credit : 1);
+    unsigned total = clamp_credit(s, asked);
+    if (total < asked)
+        xsp_log(XSP_LOG_INFO, "queue '%s': credit %llu lowered to %u (%s)", queue, asked, total,
+                s->nworkers && total == s->nworkers ? "the worker count" : "the switch's max_credit");
     b->credit = total;
     b->active = true;
     b->fn = fn;
@@ -466,6 +480,17 @@ static void on_welcome(void *owner, bool renewed)
 xsp_server_t *xsp_server_new(const char *endpoint, const char *name, const char *role,
                              uint32_t domid, xsp_error_t *err)
 {
+    xsp_server_opts_t o = { .endpoint = endpoint, .name = name, .role = role, .domid = domid };
+    return xsp_server_new_opts(&o, err);
+}
+
+xsp_server_t *xsp_server_new_opts(const xsp_server_opts_t *opts, xsp_error_t *err)
+{
+    xsp_server_opts_t o;
+    memset(&o, 0, sizeof o);
+    if (opts)
+        o = *opts;
+    const char *endpoint = o.endpoint, *name = o.name, *role = o.role;
     char ep[XSP_ENDPOINT_MAX];
     if (xsp_endpoint_resolve(endpoint, ep, sizeof ep) != 0) {
         xsp_error_set(err, XSP_E_INVALID_ARGUMENT, "the switch endpoint is too long");
@@ -490,7 +515,8 @@ xsp_server_t *xsp_server_new(const char *endpoint, const char *name, const char 
         .endpoint = ep,
         .name = name ? name : "xsp-server",
         .role = role ? role : "server",
-        .domid = domid,
+        .domid = o.domid,
+        .zmq_ctx = o.zmq_ctx,
     };
     xsp_session_events_t ev = { .message = on_message, .welcome = on_welcome };
     s->s = xsp_session_new(&cfg, &ev, s, err);

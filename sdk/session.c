@@ -7,7 +7,7 @@
 */
 #define _GNU_SOURCE
 #include "session.h"
-#include "xsp/endpoint.h"
+#include "xsp/cert.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -154,19 +154,23 @@ typedef enum { ST_CONNECTING, ST_READY, ST_FAILED } state_t;
 
 struct xsp_session {
     void *ctx;
+    bool own_ctx;               /* created here (terminated on destroy), not lent */
     void *sock;
     int zfd;                    /* ZMQ_FD of sock, member of epfd */
     int epfd;                   /* the stable pollable fd */
     int kickfd;                 /* eventfd: "a message is waiting", see check_kick */
+    bool kicked;                /* kickfd was written since process() last drained it */
     char endpoint[1024];
     char name[XSP_NAME_MAX + 1];
     char role[XSP_ROLE_MAX + 1];
+    char identity[256];         /* routing id; "" = none */
     uint32_t domid;
     state_t state;
     uint64_t gen;               /* WELCOMEs seen */
     xsp_welcome_t w;
     int64_t hb;                 /* heartbeat interval in force, ms */
     int64_t last_send, last_recv, hello_at;
+    int64_t now;                /* the clock read when the outer xsp_session_process began */
     int in_process;             /* nesting depth of xsp_session_process */
     xsp_error_t refused;        /* why the last HELLO was refused (code XSP_OK if not) */
     xsp_session_events_t ev;
@@ -190,6 +194,7 @@ static void check_kick(xsp_session_t *s)
         uint64_t one = 1;
         ssize_t w = write(s->kickfd, &one, sizeof one);
         (void) w;
+        s->kicked = true;
     }
 }
 
@@ -204,6 +209,33 @@ static void close_socket(xsp_session_t *s, int linger)
     s->zfd = -1;
 }
 
+/*  CURVE for tcp endpoints (docs/security.md): $XSP_CURVE_CERT names this peer's secret
+    certificate (NAME.key_secret from `xsp keygen`), $XSP_CURVE_SERVER the switch's public
+    one.  Without them a tcp connection uses no encryption (and a switch started with
+    --curve-secret refuses it).  ipc endpoints never use CURVE. */
+static int apply_curve(xsp_session_t *s, void *sock, xsp_error_t *err)
+{
+    const char *mine = getenv("XSP_CURVE_CERT"), *theirs = getenv("XSP_CURVE_SERVER");
+    if (strncmp(s->endpoint, "tcp://", 6) != 0 || !mine || !*mine)
+        return XSP_OK;
+    xsp_cert_t me, sw;
+    if (xsp_cert_load(mine, &me, err) != XSP_OK)
+        return xsp_error_set(err, XSP_E_INVALID_ARGUMENT, "XSP_CURVE_CERT: %s", err->msg);
+    if (!me.secret_key[0])
+        return xsp_error_set(err, XSP_E_INVALID_ARGUMENT, "XSP_CURVE_CERT %s holds no secret-key "
+                             "(give the NAME.key_secret file)", mine);
+    if (!theirs || !*theirs)
+        return xsp_error_set(err, XSP_E_INVALID_ARGUMENT, "XSP_CURVE_CERT is set but XSP_CURVE_SERVER "
+                             "(the switch's public certificate) is not");
+    if (xsp_cert_load(theirs, &sw, err) != XSP_OK)
+        return xsp_error_set(err, XSP_E_INVALID_ARGUMENT, "XSP_CURVE_SERVER: %s", err->msg);
+    if (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, sw.public_key, XSP_Z85_KEY_LEN + 1) != 0 ||
+        zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, me.public_key, XSP_Z85_KEY_LEN + 1) != 0 ||
+        zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, me.secret_key, XSP_Z85_KEY_LEN + 1) != 0)
+        return xsp_error_set(err, XSP_E_SYSTEM, "cannot set the CURVE keys: %s", zmq_strerror(errno));
+    return XSP_OK;
+}
+
 static int open_socket(xsp_session_t *s, xsp_error_t *err)
 {
     void *sock = zmq_socket(s->ctx, ZMQ_DEALER);
@@ -215,9 +247,15 @@ static int open_socket(xsp_session_t *s, xsp_error_t *err)
     zmq_setsockopt(sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
     /* Never refuse a send locally: the switch bounds what a peer may have outstanding. */
     zmq_setsockopt(sock, ZMQ_SNDHWM, &sndhwm, sizeof sndhwm);
-    if (xsp_endpoint_secure(sock, s->endpoint, err) != 0) {     /* CURVE on tcp (endpoint.h) */
+    if (apply_curve(s, sock, err) != XSP_OK) {
         zmq_close(sock);
-        return err ? err->code : XSP_E_INVALID_ARGUMENT;
+        return err->code;
+    }
+    if (s->identity[0] && zmq_setsockopt(sock, ZMQ_ROUTING_ID, s->identity, strlen(s->identity)) != 0) {
+        int e = errno;
+        zmq_close(sock);
+        return xsp_error_set(err, XSP_E_INVALID_ARGUMENT, "cannot set the identity '%s': %s",
+                             s->identity, zmq_strerror(e));
     }
     if (zmq_connect(sock, s->endpoint) != 0) {
         int e = errno;
@@ -265,7 +303,9 @@ static int raw_send(xsp_session_t *s, const xsp_hdr_t *h, zmq_msg_t *payload)
         errno = e;
         return -1;
     }
-    s->last_send = xsp_now_ms();
+    /* inside process() the clock read at its start is good enough for heartbeats (a batch
+       takes microseconds); one clock read per message was measurable */
+    s->last_send = s->in_process ? s->now : xsp_now_ms();
     check_kick(s);
     return 0;
 }
@@ -323,13 +363,15 @@ xsp_session_t *xsp_session_new(const xsp_session_cfg_t *cfg, const xsp_session_e
     snprintf(s->name, sizeof s->name, "%s", cfg->name && *cfg->name ? cfg->name : "xsp");
     snprintf(s->role, sizeof s->role, "%s", cfg->role && *cfg->role ? cfg->role : "client");
     s->domid = cfg->domid;
+    snprintf(s->identity, sizeof s->identity, "%s", cfg->identity ? cfg->identity : "");
     s->hb = DEFAULT_HEARTBEAT_MS;
     if (ev)
         s->ev = *ev;
     s->owner = owner;
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     s->kickfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    s->ctx = zmq_ctx_new();
+    s->own_ctx = cfg->zmq_ctx == NULL;
+    s->ctx = s->own_ctx ? zmq_ctx_new() : cfg->zmq_ctx;
     if (s->epfd < 0 || s->kickfd < 0 || !s->ctx) {
         xsp_error_set(err, XSP_E_SYSTEM, "cannot create the session: %s", strerror(errno));
         xsp_session_destroy(&s);
@@ -362,7 +404,7 @@ void xsp_session_destroy(xsp_session_t **self_p)
         raw_send(s, &h, NULL);
     }
     close_socket(s, CLOSE_LINGER_MS);
-    if (s->ctx)
+    if (s->ctx && s->own_ctx)
         zmq_ctx_term(s->ctx);
     if (s->epfd >= 0)
         close(s->epfd);
@@ -483,7 +525,7 @@ static void handle(xsp_session_t *s, zmq_msg_t *hdr, zmq_msg_t *payload)
 {
     xsp_hdr_t h;
     char why[160];
-    s->last_recv = xsp_now_ms();    /* any message is a sign of life */
+    s->last_recv = s->now;          /* any message is a sign of life */
     if (xsp_hdr_decode(zmq_msg_data(hdr), zmq_msg_size(hdr), &h, why, sizeof why) != 0) {
         xsp_log(XSP_LOG_WARN, "ignoring a malformed message from the switch: %s", why);
         return;
@@ -529,15 +571,16 @@ static void tick(xsp_session_t *s)
 int xsp_session_process(xsp_session_t *s)
 {
     int handled = 0;
-    s->in_process++;
+    if (!s->in_process++)
+        s->now = xsp_now_ms();
     uint64_t junk;
-    while (read(s->kickfd, &junk, sizeof junk) > 0)
-        ;
+    if (s->kicked) {            /* only we write it: no read(2) per call when it is idle */
+        s->kicked = false;
+        while (read(s->kickfd, &junk, sizeof junk) > 0)
+            ;
+    }
+    /* receive until EAGAIN (which also re-arms ZMQ_FD), or until the budget is spent */
     while (handled < PROCESS_BUDGET && s->sock) {
-        int events = 0;
-        size_t sz = sizeof events;
-        if (zmq_getsockopt(s->sock, ZMQ_EVENTS, &events, &sz) != 0 || !(events & ZMQ_POLLIN))
-            break;
         zmq_msg_t hdr, payload;
         zmq_msg_init(&hdr);
         if (zmq_msg_recv(&hdr, s->sock, ZMQ_DONTWAIT) < 0) {

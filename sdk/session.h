@@ -30,7 +30,8 @@
     fd if a message is waiting, so a loop polling the fd never misses one.
 
     Thread-safety: none.  One thread at a time uses a session (the owner's I/O thread).
-    Ownership: the session owns its context, socket and fds; destroy closes all of them.
+    Ownership: the session owns its socket and fds, and its context unless the owner lent
+    one (cfg.zmq_ctx); destroy closes what it owns.
 */
 #ifndef XSP_SESSION_H
 #define XSP_SESSION_H
@@ -99,6 +100,11 @@ typedef struct {
     const char *name;       /* peer name (<= 64 bytes, truncated); NULL = "xsp" */
     const char *role;       /* peer role (<= 32 bytes, truncated); NULL = "client" */
     uint32_t domid;
+    void *zmq_ctx;          /* a libzmq context to use (borrowed: never terminated here);
+                               NULL = the session creates and terminates its own */
+    const char *identity;   /* the socket's ZeroMQ routing id (docs/protocol.md §4.5), kept
+                               across reconnects; NULL = libzmq's generated one.  1-255
+                               bytes, not starting with a 0 byte (checked by the owner). */
 } xsp_session_cfg_t;
 
 /*  Create the socket, connect and send HELLO; never waits.  NULL + err on failure

@@ -19,54 +19,77 @@
 
 /* ================================================================ encoding */
 
+/*  Encode into b (initialised here; the caller disposes it). */
+static int encode_into(const xsp_method_info_t *mi, const void *args, xsp_packbuf_t *b,
+                       xsp_error_t *err)
+{
+    msgpack_packer pk;
+
+    xsp_packbuf_init(b, &pk);
+    int rc = mi->args_encode(&pk, args, err);
+    if (rc)
+        return rc;
+    if (b->len == 0)      /* cannot happen: a request is a map */
+        return xsp_error_set(err, XSP_E_INTERNAL, "%s: empty request encoding", mi->name);
+    return XSP_OK;
+}
+
 int xsp_stub_encode(const xsp_method_info_t *mi, const void *args, void **buf, size_t *len,
                     xsp_error_t *err)
 {
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
+    xsp_packbuf_t b;
 
     *buf = NULL;
     *len = 0;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    int rc = mi->args_encode(&pk, args, err);
+    int rc = encode_into(mi, args, &b, err);
     if (rc) {
-        msgpack_sbuffer_destroy(&sb);
+        xsp_packbuf_dispose(&b);
         return rc;
     }
-    *len = sb.size;
-    *buf = msgpack_sbuffer_release(&sb);
-    if (!*buf)      /* an empty encoding cannot happen: a request is a map */
-        return xsp_error_set(err, XSP_E_INTERNAL, "%s: empty request encoding", mi->name);
+    *len = b.len;
+    *buf = xsp_packbuf_release(&b);
+    if (!*buf) {
+        *len = 0;
+        return xsp_error_set(err, XSP_E_SYSTEM, "%s: out of memory", mi->name);
+    }
     xsp_error_clear(err);
     return XSP_OK;
 }
 
 /* ================================================================ decoding */
 
+#define STACK_POOL 64           /* msgpack objects decoded without a heap allocation */
+
 /*  The success payload: mi's result (or nil). */
 static int decode_result(const xsp_method_info_t *mi, const xsp_reply_t *reply, void *result,
                          xsp_error_t *e)
 {
-    char label[160];
-    msgpack_unpacked up;
+    msgpack_object stack_pool[STACK_POOL], *pool = stack_pool, obj;
+    size_t nobjs;
     void *tmp = NULL;
 
-    snprintf(label, sizeof label, "%s result", mi->name);
-    xsp_path_t root = xsp_path_root(label);
-    int rc = xsp_idl_unpack(&up, reply->body, reply->len, &root, e);
+    /* "Datapath.attach result", formatted only if an error message needs it */
+    xsp_path_t name = xsp_path_root(mi->name);
+    xsp_path_t root = xsp_path_suffix(&name, " result");
+    int rc = xsp_idl_check_count(reply->body, reply->len, &root, e, &nobjs);
     if (rc)
         return rc;
+    /* the tree lives only in this function: on the stack unless it is large */
+    if (nobjs > STACK_POOL && !(pool = malloc(nobjs * sizeof *pool)))
+        return xsp_error_set(e, XSP_E_SYSTEM, "%s: out of memory", mi->name);
+    xsp_idl_build(reply->body, pool, &obj);
     if (mi->has_result && !result) {
         tmp = calloc(1, mi->result_size);
         if (!tmp) {
-            msgpack_unpacked_destroy(&up);
+            if (pool != stack_pool)
+                free(pool);
             return xsp_error_set(e, XSP_E_SYSTEM, "%s: out of memory", mi->name);
         }
         result = tmp;
     }
-    rc = mi->result_decode(&up.data, result, e);
-    msgpack_unpacked_destroy(&up);
+    rc = mi->result_decode(&obj, result, e);
+    if (pool != stack_pool)
+        free(pool);
     if (tmp) {
         mi->result_dispose(tmp);
         free(tmp);
@@ -222,6 +245,10 @@ int xsp_stub_call(xsp_client_t *client, const char *queue, const xsp_call_opts_t
 
 /* ================================================================ asynchronous */
 
+/*  Lives inside the client's call (xsp_client_send_ctx): freed with it, exactly once,
+    whether the call completes, is cancelled or is dropped by xsp_client_destroy.  Nothing
+    in it needs releasing on a drop (result is filled only inside stub_done), so no drop
+    hook is needed. */
 typedef struct {
     const xsp_method_info_t *mi;
     xsp_stub_done_fn *done;
@@ -245,7 +272,6 @@ static void stub_done(xsp_client_t *client, uint64_t call_id, const xsp_error_t 
     if (res)
         x->mi->result_dispose(res);
     xsp_error_reply_dispose(&er);
-    free(x);
 }
 
 int xsp_stub_send(xsp_client_t *client, const char *queue, const xsp_call_opts_t *opts,
@@ -253,25 +279,25 @@ int xsp_stub_send(xsp_client_t *client, const char *queue, const xsp_call_opts_t
                   xsp_stub_done_fn *done, void (*fn)(void), void *arg, uint64_t *call_id,
                   xsp_error_t *err)
 {
-    void *buf;
-    size_t len;
+    xsp_packbuf_t b;
+    void *ctx;
 
-    int rc = xsp_stub_encode(mi, args, &buf, &len, err);
+    int rc = encode_into(mi, args, &b, err);
+    if (rc) {
+        xsp_packbuf_dispose(&b);
+        return rc;
+    }
+    xsp_call_opts_t o = opts_with_dbg(opts, dbg);
+    rc = xsp_client_send_ctx(client, queue, b.data, b.len, &o, stub_done,
+                             sizeof (stub_ctx_t) + (mi->has_result ? mi->result_size : 0), NULL,
+                             &ctx, call_id, err);
+    xsp_packbuf_dispose(&b);
     if (rc)
         return rc;
-    stub_ctx_t *x = calloc(1, sizeof *x + (mi->has_result ? mi->result_size : 0));
-    if (!x) {
-        free(buf);
-        return xsp_error_set(err, XSP_E_SYSTEM, "%s: out of memory", mi->name);
-    }
+    stub_ctx_t *x = ctx;
     x->mi = mi;
     x->done = done;
     x->fn = fn;
     x->arg = arg;
-    xsp_call_opts_t o = opts_with_dbg(opts, dbg);
-    rc = xsp_client_send(client, queue, buf, len, &o, stub_done, x, call_id, err);
-    free(buf);
-    if (rc)
-        free(x);
-    return rc;
+    return XSP_OK;
 }

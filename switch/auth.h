@@ -1,81 +1,48 @@
-/*  auth.h — who a peer is: CURVE keys on tcp, the peer's uid on ipc (docs/security.md).
+/*  auth.h — who a tcp peer really is: CURVE for tcp endpoints, a certificate directory, a
+    ZAP handler, and the few rules an authenticated driver-domain peer lives under.
 
-    Owns: the switch's own CURVE key pair (--curve-keys DIR: DIR/switch.key_secret), the
-    certificate table (--certs DIR: one zcert public file per identity, metadata
-    `identity` and `domid`), the ZAP handler that accepts or refuses each CURVE handshake
-    (a REP socket on inproc://zeromq.zap.01, served by the switch's own event loop: no
-    thread), and reading a connection's authenticated identity off a received frame.
-    Never touches: what an identity may do (policy.c), sessions (peer.c).
+    Owns: sw->auth (the switch's key pair, the table public key -> certificate, the ZAP
+    socket); the CURVE options set on the ROUTER socket before the tcp endpoints are bound
+    (ipc endpoints, bound before, keep the NULL mechanism: the socket file's mode is their
+    access control); answering ZAP requests; the identity of an authenticated peer at HELLO.
+    Never touches: sessions beyond stamping the identity on them, queues, payloads.
 
-    How an identity is established (libzmq 4.3 facts, docs/security.md "Mechanism"):
-      - tcp endpoints bound after sw_auth_arm() run the CURVE mechanism; libzmq asks the ZAP
-        handler about every client key.  A key not in the table is refused (status 400):
-        the handshake fails, the connection never reaches the ROUTER, the refusal is
-        counted and logged with the key.  A known key is answered 200 with User-Id = the
-        cert's identity and the metadata property "Xsp-Domid" = its domid; libzmq attaches
-        both to every frame of that connection (zmq_msg_gets).
-      - ipc connections use the NULL mechanism; libzmq attaches "Peer-Address" =
-        "localhost:UID:GID:PID" from SO_PEERCRED to every frame.
-      - a tcp endpoint of a switch without --curve-keys is unauthenticated.
+    Rules (docs/security.md): a tcp peer must present a key found in --certs DIR (else the
+    CURVE handshake fails: logged with the key, counted as DIAG counters.auth_refused).  Its
+    certificate's metadata then replaces what HELLO claims: `domid` becomes the peer's domid
+    (what DELIVER reports to servers and so what the registrar enforces against), and
+    `identity` is logged.  An authenticated peer not in dom0 may SUBSCRIBE only to queues
+    under the comma-separated prefixes of its certificate's `serve` metadata, never to
+    org.xen.xsp.registrar, may send REQUESTs only to org.xen.xsp.registrar and to queues under
+    its certificate's `call` prefixes, and may not TRACE or DIAG; each refusal is permission-denied with
+    a sentence, a log line naming the identity, and counters.auth_refused.
 */
 #ifndef SW_AUTH_H
 #define SW_AUTH_H
 
 #include <stdbool.h>
-#include <stdint.h>
-#include <sys/types.h>
-#include <zmq.h>
+#include <stddef.h>
 
-typedef struct sw_auth sw_auth_t;
+#include "switch.h"
 
-/*  Xen's DOMID_INVALID: the domid reported for a peer whose domain is unknown. */
-#define SW_DOMID_UNKNOWN 0x7FF4u
-#define SW_IDENT_MAX 80
-
-typedef enum {
-    SW_AUTH_NONE,       /* tcp without CURVE: nothing is known */
-    SW_AUTH_UID,        /* ipc: the kernel told us the uid */
-    SW_AUTH_CURVE,      /* tcp with a known CURVE key */
-} sw_auth_kind_t;
-
-/*  A connection's authenticated identity. */
-typedef struct {
-    sw_auth_kind_t kind;
-    char name[SW_IDENT_MAX];    /* cert identity, "uid:N", or "unauthenticated" */
-    uint32_t domid;             /* CURVE: the cert's domid; else unset (0) */
-    bool has_domid;
-    uid_t uid;                  /* SW_AUTH_UID only */
-} sw_ident_t;
-
-/*  Load the switch key pair from keys_dir (may be NULL: no CURVE) and the certificates
-    from certs_dir (may be NULL).  NULL + a sentence in err on a bad file or directory. */
-sw_auth_t *sw_auth_new(const char *keys_dir, const char *certs_dir, char *err, size_t errlen);
-void sw_auth_destroy(sw_auth_t **self_p);
-
-/*  Bind the ZAP handler in zctx (before any CURVE endpoint is bound).  0 or -1. */
-int sw_auth_start(sw_auth_t *self, void *zctx);
-/*  Endpoints bound from now on on sock are ipc ones (ZAP reports their peer's uid). */
-int sw_auth_arm_ipc(void *sock);
-/*  Make endpoints bound from now on on sock CURVE servers (no-op without keys).  0 or -1. */
-int sw_auth_arm(sw_auth_t *self, void *sock);
-/*  Does this switch run CURVE on its tcp endpoints? */
-bool sw_auth_curve(const sw_auth_t *self);
-/*  The ZAP socket for the event loop's poll set (NULL when none). */
-void *sw_auth_zap_socket(const sw_auth_t *self);
-/*  Watch sock's handshakes (monitor): failures are counted and logged.  0 or -1. */
-int sw_auth_watch(sw_auth_t *self, void *zctx, void *sock);
-void *sw_auth_monitor_socket(const sw_auth_t *self);
-uint64_t sw_auth_handshake_failed(const sw_auth_t *self);
-/*  Answer every waiting ZAP request and read handshake events (never blocks). */
-void sw_auth_serve(sw_auth_t *self);
-/*  Counters for DIAG. */
-uint64_t sw_auth_refused(const sw_auth_t *self);
-uint64_t sw_auth_accepted(const sw_auth_t *self);
-size_t sw_auth_ncerts(const sw_auth_t *self);
-
-/*  The identity of the connection frame arrived on. */
-void sw_auth_identify(const zmq_msg_t *frame, sw_ident_t *out);
-/*  Does frame come from a connection with identity id?  (Cheap: one property lookup.) */
-bool sw_auth_same(const zmq_msg_t *frame, const sw_ident_t *id);
+/*  Load the switch's secret certificate and every *.key in certs_dir; bind the ZAP handler.
+    Returns 0, or -1 with a sentence in err. */
+int sw_auth_open(sw_t *sw, const char *secret_file, const char *certs_dir, char *err, size_t errlen);
+/*  Make the endpoints bound from now on require CURVE (call after binding ipc). */
+int sw_auth_arm_tcp(sw_t *sw);
+/*  The ZAP socket to poll (NULL without auth). */
+void *sw_auth_socket(const sw_t *sw);
+/*  Answer every waiting ZAP request (non-blocking). */
+void sw_auth_process(sw_t *sw);
+/*  At HELLO: stamp the authenticated identity of the connection that sent frame onto p
+    (domid from its certificate).  No-op for unauthenticated (ipc) connections. */
+void sw_auth_hello(sw_t *sw, sw_peer_t *p, const zmq_msg_t *frame);
+/*  May p subscribe to queue?  Returns true, or false after sending permission-denied. */
+bool sw_auth_may_serve(sw_t *sw, sw_peer_t *p, const char *queue, size_t len, unsigned cmd);
+/*  May p send a REQUEST to queue?  Same convention (the refusal answers corr). */
+bool sw_auth_may_call(sw_t *sw, sw_peer_t *p, const char *queue, size_t len, uint64_t corr);
+/*  May p use TRACE/DIAG (what: "trace" or "diag")?  Same convention. */
+bool sw_auth_may_observe(sw_t *sw, sw_peer_t *p, const char *what, unsigned cmd, uint64_t corr);
+void sw_auth_close(sw_t *sw);
 
 #endif

@@ -30,18 +30,16 @@ static const char usage[] =
     "  --max-messages N         requests held in the switch in all (262144)\n"
     "  --trace-events N         trace ring size (4096)\n"
     "  --trace-payload-bytes N  payload prefix kept per trace event, 0-256 (0)\n"
+    "  --curve-secret FILE      with --certs DIR: every --listen endpoint requires CURVE;\n"
+    "                           FILE is the switch's NAME.key_secret (xsp keygen), DIR holds\n"
+    "                           the peers' NAME.key certificates (identity, domid, serve);\n"
+    "                           ipc stays protected by its file mode (docs/security.md)\n"
     "  --state-dir DIR          keep persistent requests in DIR/journal (durable queues):\n"
     "                           they survive a crash or restart of the switch\n"
     "  --durable-queue GLOB     every request to a queue matching GLOB is persistent\n"
     "                           (repeatable; needs --state-dir)\n"
     "  --journal-compact-bytes B  rewrite the journal when it passes B bytes and twice\n"
     "                           what it holds alive (67108864)\n"
-    "  --curve-keys DIR         tcp endpoints require CURVE; the switch's key pair is\n"
-    "                           DIR/switch.key_secret (make it with `xsp keygen switch DIR`)\n"
-    "  --certs DIR              public certificates of the identities allowed in, one file\n"
-    "                           each (metadata identity and domid; `xsp keygen`)\n"
-    "  --policy FILE            what each identity may do (default /etc/xsp/policy.conf when\n"
-    "                           it exists; 'none' = no file). See docs/security.md\n"
     "  --syslog                 log to syslog instead of stderr\n"
     "  --log-level LEVEL        err, warn, info (default) or debug\n"
     "  --version, --help\n";
@@ -65,7 +63,7 @@ int sw_config_parse(sw_config_t *cfg, int argc, char **argv)
 {
     enum { O_RUN = 256, O_LISTEN, O_NOIPC, O_GROUP, O_HB, O_PAYLOAD, O_DEPTH, O_OUT, O_OUTB,
            O_CREDIT, O_QUEUES, O_QPP, O_HELD, O_HS, O_PEERS, O_MSGS, O_TEV, O_TPB, O_SYSLOG, O_LEVEL,
-           O_VERSION, O_HELP, O_STATE, O_DQUEUE, O_COMPACT, O_KEYS, O_CERTS, O_POLICY };
+           O_VERSION, O_HELP, O_STATE, O_DQUEUE, O_COMPACT, O_CURVE, O_CERTS };
     static const struct option opts[] = {
         { "run-dir", 1, 0, O_RUN }, { "listen", 1, 0, O_LISTEN }, { "no-ipc", 0, 0, O_NOIPC },
         { "group", 1, 0, O_GROUP }, { "heartbeat-ms", 1, 0, O_HB }, { "max-payload", 1, 0, O_PAYLOAD },
@@ -78,7 +76,7 @@ int sw_config_parse(sw_config_t *cfg, int argc, char **argv)
         { "trace-payload-bytes", 1, 0, O_TPB }, { "syslog", 0, 0, O_SYSLOG },
         { "log-level", 1, 0, O_LEVEL }, { "state-dir", 1, 0, O_STATE },
         { "durable-queue", 1, 0, O_DQUEUE }, { "journal-compact-bytes", 1, 0, O_COMPACT },
-        { "curve-keys", 1, 0, O_KEYS }, { "certs", 1, 0, O_CERTS }, { "policy", 1, 0, O_POLICY }, { "version", 0, 0, O_VERSION }, { "help", 0, 0, O_HELP },
+        { "curve-secret", 1, 0, O_CURVE }, { "certs", 1, 0, O_CERTS }, { "version", 0, 0, O_VERSION }, { "help", 0, 0, O_HELP },
         { 0, 0, 0, 0 },
     };
     memset(cfg, 0, sizeof *cfg);
@@ -149,22 +147,8 @@ int sw_config_parse(sw_config_t *cfg, int argc, char **argv)
                 return -1;
             cfg->compact_bytes = v;
             break;
-        case O_KEYS:
-        case O_CERTS:
-        case O_POLICY:
-            if (!optarg[0] || strlen(optarg) >= PATH_MAX - 32) {
-                fprintf(stderr, "xsp-switch: %s wants a path\n", o);
-                return -1;
-            }
-            if (c == O_KEYS)
-                cfg->curve_keys = optarg;
-            else if (c == O_CERTS)
-                cfg->certs = optarg;
-            else if (strcmp(optarg, "none") == 0)
-                cfg->no_policy = true;
-            else
-                cfg->policy = optarg;
-            break;
+        case O_CURVE: cfg->curve_secret = optarg; break;
+        case O_CERTS: cfg->certs_dir = optarg; break;
         case O_SYSLOG: cfg->use_syslog = true; break;
         case O_LEVEL:
             if ((cfg->log_level = xsp_log_level_from_name(optarg)) < 0) {
@@ -185,8 +169,8 @@ int sw_config_parse(sw_config_t *cfg, int argc, char **argv)
         fprintf(stderr, "xsp-switch: --durable-queue needs --state-dir\n");
         return -1;
     }
-    if (cfg->curve_keys && !cfg->certs) {
-        fprintf(stderr, "xsp-switch: --curve-keys needs --certs (the identities allowed in)\n");
+    if (!cfg->curve_secret != !cfg->certs_dir) {
+        fprintf(stderr, "xsp-switch: --curve-secret and --certs go together\n");
         return -1;
     }
     if (cfg->no_ipc && cfg->nlisten == 0) {

@@ -26,10 +26,8 @@ typedef struct {
     const char *durable_queues[SW_MAX_DURABLE];  /* --durable-queue globs */
     int ndurable;
     unsigned long long compact_bytes;  /* --journal-compact-bytes */
-    const char *curve_keys;     /* --curve-keys DIR: DIR/switch.key_secret, tcp uses CURVE */
-    const char *certs;          /* --certs DIR: one public cert per identity */
-    const char *policy;         /* --policy FILE, or NULL (the default file when present) */
-    bool no_policy;             /* --policy none */
+    const char *curve_secret;   /* --curve-secret FILE: CURVE on --listen endpoints */
+    const char *certs_dir;      /* --certs DIR: the peers' public certificates */
 } sw_config_t;
 
 /*  Parse argv.  Returns 0 to run, 1 when it printed --help/--version (exit 0), -1 on a

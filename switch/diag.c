@@ -45,13 +45,8 @@ static void pack_queue(msgpack_packer *pk, const sw_queue_t *q)
 
 static void pack_peer(msgpack_packer *pk, const sw_t *sw, const sw_peer_t *p)
 {
-    msgpack_pack_map(pk, 13);
+    msgpack_pack_map(pk, 10);
     kv_u(pk, "id", p->id);
-    kv_s(pk, "identity", p->ident.name, strlen(p->ident.name));
-    const char *auth = !sw->secure ? "off" : p->ident.kind == SW_AUTH_CURVE ? "curve"
-                       : p->ident.kind == SW_AUTH_UID ? "ipc" : "none";
-    kv_s(pk, "auth", auth, strlen(auth));
-    kv_u(pk, "claimed_domid", p->claimed_domid);
     kv_s(pk, "name", p->name, strlen(p->name));
     kv_s(pk, "role", p->role, strlen(p->role));
     kv_u(pk, "pid", p->pid);
@@ -88,7 +83,7 @@ int sw_diag_encode(sw_t *sw, zmq_msg_t *out)
 
     uint64_t dl, db, dc, df, dr, dk, dp;
     bool durable = sw_durable_diag(sw, &dl, &db, &dc, &df, &dr, &dk, &dp);
-    msgpack_pack_map(&pk, durable ? 11 : 10);
+    msgpack_pack_map(&pk, durable ? 10 : 9);
     kv_s(&pk, "version", XSP_VERSION, strlen(XSP_VERSION));
     kv_u(&pk, "uptime_ms", (sw->now_ns - sw->start_ns) / 1000000);
     kv_u(&pk, "heartbeat_ms", (uint64_t) sw->lim.heartbeat_ms);
@@ -111,7 +106,7 @@ int sw_diag_encode(sw_t *sw, zmq_msg_t *out)
 
     const sw_counters_t *c = &sw->ct;
     key(&pk, "counters");
-    msgpack_pack_map(&pk, 18);
+    msgpack_pack_map(&pk, 19);
     kv_u(&pk, "sent", c->sent);
     kv_u(&pk, "delivered", c->delivered);
     kv_u(&pk, "replied", c->replied);
@@ -130,6 +125,7 @@ int sw_diag_encode(sw_t *sw, zmq_msg_t *out)
     kv_u(&pk, "held_bytes", sw->held_bytes);
     kv_u(&pk, "queues_reclaimed", c->queues_reclaimed);
     kv_u(&pk, "queue_quota_refused", c->queue_quota_refused);
+    kv_u(&pk, "auth_refused", c->auth_refused);
 
     /* every ERROR the switch sent, by code: each refusal is explicit and counted */
     key(&pk, "refusals");
@@ -150,18 +146,6 @@ int sw_diag_encode(sw_t *sw, zmq_msg_t *out)
     msgpack_pack_array(&pk, sw->npeers);
     for (const sw_peer_t *p = sw->peer_list; p; p = p->next)
         pack_peer(&pk, sw, p);
-
-    key(&pk, "security");
-    msgpack_pack_map(&pk, 7);
-    kv_u(&pk, "handshakes_failed", sw_auth_handshake_failed(sw->auth));
-    key(&pk, "enforced");
-    sw->secure ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
-    key(&pk, "curve");
-    sw_auth_curve(sw->auth) ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
-    kv_u(&pk, "certs", sw_auth_ncerts(sw->auth));
-    kv_u(&pk, "keys_refused", sw_auth_refused(sw->auth));
-    kv_u(&pk, "keys_accepted", sw_auth_accepted(sw->auth));
-    kv_u(&pk, "denied", c->denied);
 
     key(&pk, "trace");
     msgpack_pack_map(&pk, 2);

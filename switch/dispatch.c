@@ -15,29 +15,13 @@
 #include <errno.h>
 #include <string.h>
 
+#include "auth.h"
 #include "parse.h"
 #include "switch.h"
 #include "xsp/log.h"
 
-/*  Refuse what the policy forbids: ERROR permission-denied, a counter, one log line
-    (the first 10 refusals of a session, then every 1000th: a hostile peer cannot flood the
-    log).  action is "serve", "call", "trace" or "read diagnostics". */
-static void deny(sw_t *sw, sw_peer_t *p, unsigned cmd, uint64_t ref, const char *action,
-                 const char *queue, size_t qlen)
-{
-    sw->ct.denied++;
-    p->ndenied++;
-    if (p->ndenied <= 10 || p->ndenied % 1000 == 0)
-        xsp_log(XSP_LOG_WARN, "policy: denied '%s' (peer %s, domid %llu): %s%s%.*s%s [%u refusals]",
-                p->ident.name, p->label, (unsigned long long) p->domid, action, queue ? " '" : "",
-                (int) qlen, queue ? queue : "", queue ? "'" : "", p->ndenied);
-    sw_send_error(sw, p, NULL, 0, cmd, ref, XSP_E_PERMISSION_DENIED, "'%s' may not %s%s%.*s%s (policy %s)",
-                  p->ident.name, action, queue ? " queue '" : "", (int) qlen, queue ? queue : "",
-                  queue ? "'" : "", sw_policy_origin(sw->policy));
-}
-
 static void on_hello(sw_t *sw, sw_peer_t *p, const void *rid, size_t rid_len, const xsp_hdr_t *h,
-                     const sw_msg_t *m)
+                     const zmq_msg_t *frame)
 {
     if (h->version != XSP_PROTO_VERSION) {
         sw_send_error(sw, NULL, rid, rid_len, 0, 0, XSP_E_VERSION,
@@ -59,11 +43,7 @@ static void on_hello(sw_t *sw, sw_peer_t *p, const void *rid, size_t rid_len, co
         sw_send_error(sw, NULL, rid, rid_len, 0, 0, XSP_E_INTERNAL, "out of memory for a session");
         return;
     }
-    if (sw->secure) {
-        sw_ident_t id;
-        sw_auth_identify(&m->hdr, &id);
-        sw_peer_authenticate(sw, p, &id);
-    }
+    sw_auth_hello(sw, p, frame);       /* tcp: the certificate's identity replaces claims */
     xsp_hdr_t w = { .cmd = XSP_CMD_WELCOME, .version = XSP_PROTO_VERSION, .peer_id = p->id };
     w.heartbeat_ms = (uint64_t) sw->lim.heartbeat_ms;
     w.max_payload = sw->lim.max_payload;
@@ -85,14 +65,12 @@ static void on_request(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h, sw_msg_t *m)
 #define REFUSE(code, ...) \
     do { sw_send_error(sw, p, NULL, 0, XSP_CMD_REQUEST, h->corr, code, __VA_ARGS__); return; } while (0)
 
+    if (p->authed && !sw_auth_may_call(sw, p, h->queue.ptr, h->queue.len, h->corr))
+        return;                         /* a driver-domain identity outside its call rules */
     sw_queue_t *q = sw_map_get(&sw->queues, h->queue.ptr, h->queue.len);
     if (!q && !sw_queue_name_valid(h->queue.ptr, h->queue.len))
         REFUSE(XSP_E_INVALID_ARGUMENT, "queue name must be 1-%d bytes of A-Z a-z 0-9 . _ - : / @ +",
                XSP_QUEUE_MAX);
-    if (sw->secure && !sw_policy_may_call(p->admin, p->rule, h->queue.ptr, h->queue.len)) {
-        deny(sw, p, XSP_CMD_REQUEST, h->corr, "call", h->queue.ptr, h->queue.len);
-        return;
-    }
     if (plen > sw->lim.max_payload)
         REFUSE(XSP_E_TOO_LARGE, "payload of %zu bytes is over the %llu-byte limit", plen,
                (unsigned long long) sw->lim.max_payload);
@@ -173,14 +151,6 @@ static void on_request(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h, sw_msg_t *m)
 static void on_reply(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h, sw_msg_t *m)
 {
     sw_msg_t *r = sw_map_get(&sw->inflight, &h->msg_id, sizeof h->msg_id);
-    if (r && r->sub->peer != p && sw->secure) {
-        /* in flight to another server: an attempt to answer someone else's call (docs/security.md) */
-        sw->ct.late_replies++;
-        sw_trace(sw, SW_EV_DROP, NULL, h->msg_id, 0, p->label, NULL, zmq_msg_size(&m->payload),
-                 "reply from a peer the request was not delivered to", 50, 0, NULL);
-        deny(sw, p, XSP_CMD_REPLY, h->msg_id, "answer a request delivered to another peer", NULL, 0);
-        return;
-    }
     if (!r || r->sub->peer != p) {
         /* expired, client gone, or never delivered to this peer: never route it anywhere */
         sw->ct.late_replies++;
@@ -220,11 +190,8 @@ static void on_reply(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h, sw_msg_t *m)
 static void on_subscribe(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h)
 {
     xsp_code_t why = XSP_OK;
-    if (sw->secure && sw_queue_name_valid(h->queue.ptr, h->queue.len) &&
-        !sw_policy_may_serve(p->admin, p->rule, h->queue.ptr, h->queue.len)) {
-        deny(sw, p, h->cmd, 0, "serve", h->queue.ptr, h->queue.len);
+    if (!sw_auth_may_serve(sw, p, h->queue.ptr, h->queue.len, h->cmd))
         return;
-    }
     sw_queue_t *q = sw_queue_get_for(sw, p, h->queue.ptr, h->queue.len, &why);
     if (!q) {
         bool quota = why == XSP_E_TOO_MANY_QUEUES && p->nowned >= sw->lim.max_queues_per_peer;
@@ -260,24 +227,20 @@ static sw_sub_t *existing_sub(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h)
 
 static void on_trace(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h)
 {
-    if (sw->secure && !sw_policy_may_trace(p->admin, p->rule)) {
-        deny(sw, p, h->cmd, 0, "trace", NULL, 0);
-        return;
-    }
     if (memchr(h->queue.ptr, '\0', h->queue.len)) {
         sw_send_error(sw, p, NULL, 0, h->cmd, 0, XSP_E_INVALID_ARGUMENT, "trace glob contains a NUL byte");
         return;
     }
+    if (!sw_auth_may_observe(sw, p, "trace", h->cmd, 0))
+        return;
     sw_trace_subscribe(sw, p, h->seq, h->queue, h->follow != 0);
 }
 
 static void on_diag(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h)
 {
-    if (sw->secure && !sw_policy_may_diag(p->admin, p->rule)) {
-        deny(sw, p, h->cmd, h->corr, "read diagnostics", NULL, 0);
-        return;
-    }
     zmq_msg_t body;
+    if (!sw_auth_may_observe(sw, p, "diag", h->cmd, h->corr))
+        return;
     if (sw_diag_encode(sw, &body)) {
         sw_send_error(sw, p, NULL, 0, h->cmd, h->corr, XSP_E_INTERNAL, "out of memory for diagnostics");
         return;
@@ -305,19 +268,8 @@ static void handle(sw_t *sw, const void *rid, size_t rid_len, sw_msg_t *m, int n
                       "say HELLO first (a new or restarted switch does not know this connection)");
         return;
     }
-    if (sw->secure && p && h.cmd != XSP_CMD_HELLO && !sw_auth_same(&m->hdr, &p->ident)) {
-        /* another connection took this routing id (the session's own is gone): it is not
-           the principal that said HELLO.  The old session ends; the newcomer must say HELLO */
-        sw->ct.denied++;
-        xsp_log(XSP_LOG_WARN, "auth: a connection that is not '%s' sent %s on session %s: refused, "
-                "session ended", p->ident.name, xsp_cmd_name(h.cmd), p->label);
-        sw_peer_kill(sw, p, "its routing id was taken by another identity");
-        sw_send_error(sw, NULL, rid, rid_len, h.cmd, sw_parse_ref(&h), XSP_E_PERMISSION_DENIED,
-                      "this connection is not the identity that opened the session: say HELLO");
-        return;
-    }
     switch (h.cmd) {
-    case XSP_CMD_HELLO:       on_hello(sw, p, rid, rid_len, &h, m); break;
+    case XSP_CMD_HELLO:       on_hello(sw, p, rid, rid_len, &h, &m->hdr); break;
     case XSP_CMD_REQUEST:     on_request(sw, p, &h, m); break;
     case XSP_CMD_REPLY:       on_reply(sw, p, &h, m); break;
     case XSP_CMD_SUBSCRIBE:   on_subscribe(sw, p, &h); break;

@@ -15,8 +15,16 @@
     Group commit: a persistent REQUEST appends its ACCEPT record and waits on the pending
     list; at the end of the loop turn (up to 1024 messages) sw_durable_commit writes the
     buffer once and fdatasyncs once, then queues every waiting request and sends each its
-    ACCEPTED.  DONE records ride along with the next commit without forcing a sync: losing
+    ACCEPTED.  DONE records ride along with a later commit without forcing a sync: losing
     one only means a request is delivered once more after a crash (at least once).
+
+    Delayed DONE: a request that leaves the switch (its RESULT handed to libzmq) gets its
+    DONE record only DONE_DELAY_NS later (the `done` FIFO below).  A RESULT still in
+    libzmq's memory when the switch is SIGKILLed is lost, while a DONE already write()n
+    survives in the page cache: written at once, that DONE would make replay forget a
+    request whose answer never left — an accepted request lost.  Delayed, the RESULT has
+    long reached the kernel socket (which outlives the switch) before its DONE is written;
+    at worst a request is answered twice, and clients drop the duplicate (protocol §6.1).
 */
 #include <errno.h>
 #include <fnmatch.h>
@@ -32,6 +40,13 @@
 enum { REC_ACCEPT = 1, REC_DONE = 2, REC_DELIVERED = 3 };
 
 #define MAX_GLOBS 32
+#define DONE_DELAY_NS 100000000ull      /* 100 ms: see "Delayed DONE" above */
+
+typedef struct {
+    uint64_t id, at_ns;                 /* msg_id, when it left the switch */
+} done_t;
+
+static int append_id(sw_journal_t *j, unsigned type, uint64_t id);
 
 struct sw_durable {
     sw_journal_t *j;
@@ -43,7 +58,47 @@ struct sw_durable {
     int nglobs;
     char *globs[MAX_GLOBS];
     sw_map_t replay;                    /* msg_id -> msg, during replay only */
+    done_t *done;                       /* FIFO ring of DONE records not yet written */
+    size_t done_head, done_len, done_cap;
 };
+
+/*  Queue a DONE record for msg_id (written by flush_done once DONE_DELAY_NS passed).
+    Returns 0, or -1 when out of memory. */
+static int queue_done(sw_durable_t *d, uint64_t id, uint64_t now_ns)
+{
+    if (d->done_len == d->done_cap) {
+        size_t cap = d->done_cap ? d->done_cap * 2 : 1024;
+        done_t *n = malloc(cap * sizeof *n);
+        if (!n)
+            return -1;
+        for (size_t i = 0; i < d->done_len; i++)
+            n[i] = d->done[(d->done_head + i) % d->done_cap];
+        free(d->done);
+        d->done = n;
+        d->done_cap = cap;
+        d->done_head = 0;
+    }
+    d->done[(d->done_head + d->done_len) % d->done_cap] = (done_t) { id, now_ns };
+    d->done_len++;
+    return 0;
+}
+
+/*  Append the DONE records that are old enough (all of them when all is true). */
+static void flush_done(sw_durable_t *d, uint64_t now_ns, bool all)
+{
+    while (d->done_len) {
+        done_t *e = &d->done[d->done_head];
+        if (!all && now_ns - e->at_ns < DONE_DELAY_NS)
+            break;
+        if (append_id(d->j, REC_DONE, e->id) < 0) {
+            xsp_log(XSP_LOG_WARN, "out of memory for a DONE record: request %llu may run again after a restart",
+                    (unsigned long long) e->id);
+            break;
+        }
+        d->done_head = (d->done_head + 1) % d->done_cap;
+        d->done_len--;
+    }
+}
 
 static uint64_t wall_us(void)
 {
@@ -331,6 +386,13 @@ void sw_durable_close(sw_t *sw)
     sw_durable_t *d = sw->dur;
     if (!d)
         return;
+    /* answered long enough ago: DONE; the rest are answered again after the next start
+       (their RESULT may still have been in libzmq's memory) */
+    if (d->j)
+        flush_done(d, sw->now_ns, false);
+    free(d->done);
+    d->done = NULL;
+    d->done_len = 0;
     d->closing = true;
     while (d->live_head) {              /* held answers nobody came for: they stay on disk */
         sw_msg_t *m = d->live_head;
@@ -389,7 +451,10 @@ int sw_durable_accept(sw_t *sw, sw_msg_t *m)
 void sw_durable_commit(sw_t *sw)
 {
     sw_durable_t *d = sw->dur;
-    if (!d || !d->j || (!d->pend_head && !sw_journal_pending(d->j)))
+    if (!d || !d->j)
+        return;
+    flush_done(d, sw->now_ns, false);
+    if (!d->pend_head && !sw_journal_pending(d->j))
         return;
     sw_msg_t *m = d->pend_head;
     d->pend_head = d->pend_tail = NULL;
@@ -445,7 +510,7 @@ void sw_durable_release(sw_t *sw, sw_msg_t *m)
 {
     sw_durable_t *d = sw->dur;
     live_unlink(d, m);
-    if (m->d->live && !d->closing && append_id(d->j, REC_DONE, m->id) < 0)
+    if (m->d->live && !d->closing && queue_done(d, m->id, sw->now_ns) < 0)
         xsp_log(XSP_LOG_WARN, "out of memory for a DONE record: request %llu may run again after a restart",
                 (unsigned long long) m->id);
     dext_free(m);

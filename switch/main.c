@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "auth.h"
 #include "switch.h"
 #include "xsp/log.h"
 
@@ -132,10 +133,6 @@ static int bind_endpoints(sw_t *sw, const sw_config_t *cfg, char *ready, size_t 
         char path[PATH_MAX + 16], ep[PATH_MAX + 32];
         snprintf(path, sizeof path, "%s/switch.sock", cfg->run_dir);
         snprintf(ep, sizeof ep, "ipc://%s", path);
-        if (sw->secure && sw_auth_arm_ipc(sw->sock) < 0) {
-            xsp_log(XSP_LOG_ERR, "cannot set the ZAP domain: %s", zmq_strerror(errno));
-            return -1;
-        }
         mode_t old = umask(cfg->group ? 0117 : 0177);
         int rc = zmq_bind(sw->sock, ep);
         umask(old);
@@ -157,7 +154,7 @@ static int bind_endpoints(sw_t *sw, const sw_config_t *cfg, char *ready, size_t 
         }
         used += (size_t) snprintf(ready + used, cap - used, "%s", ep);
     }
-    if (sw->secure && cfg->nlisten && sw_auth_arm(sw->auth, sw->sock) < 0)
+    if (cfg->nlisten && sw_auth_arm_tcp(sw) < 0)   /* after ipc: only --listen needs CURVE */
         return -1;
     for (int i = 0; i < cfg->nlisten; i++) {
         if (zmq_bind(sw->sock, cfg->listen[i]) < 0) {
@@ -176,7 +173,7 @@ static int bind_endpoints(sw_t *sw, const sw_config_t *cfg, char *ready, size_t 
 
 static int open_socket(sw_t *sw)
 {
-    int one = 1, hwm = 10000, linger = 200;
+    int one = 1, hwm = 10000, rcvhwm = 1000, linger = 200;
     int64_t maxmsg = (int64_t) (sw->lim.max_payload * 4 > (16u << 20) ? sw->lim.max_payload * 4 : (16u << 20));
     sw->zctx = zmq_ctx_new();
     if (!sw->zctx)
@@ -186,45 +183,11 @@ static int open_socket(sw_t *sw)
         return -1;
     zmq_setsockopt(sw->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     zmq_setsockopt(sw->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(sw->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(sw->sock, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm);
     zmq_setsockopt(sw->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     zmq_setsockopt(sw->sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(sw->sock, ZMQ_HANDSHAKE_IVL, &sw->lim.handshake_ms, sizeof sw->lim.handshake_ms);
     return 0;
-}
-
-/*  Security is on with --curve-keys, --certs or a policy file (docs/security.md); without
-    them the switch is the open switch of docs/protocol.md §11. */
-static int security_open(sw_t *sw, const sw_config_t *cfg)
-{
-    char err[PATH_MAX + 512];
-    const char *pol = cfg->policy;
-    if (!pol && !cfg->no_policy && access(SW_POLICY_DEFAULT_PATH, F_OK) == 0)
-        pol = SW_POLICY_DEFAULT_PATH;
-    if (!pol && !cfg->certs && !cfg->curve_keys)
-        return 0;
-    sw->secure = true;
-    sw->self_uid = geteuid();
-    sw->policy = pol ? sw_policy_load(pol, err, sizeof err) : sw_policy_builtin();
-    if (!sw->policy) {
-        xsp_log(XSP_LOG_ERR, "%s", pol ? err : "out of memory");
-        return -1;
-    }
-    sw->auth = sw_auth_new(cfg->curve_keys, cfg->certs, err, sizeof err);
-    if (!sw->auth) {
-        xsp_log(XSP_LOG_ERR, "%s", err);
-        return -1;
-    }
-    xsp_log(XSP_LOG_INFO, "security: policy %s, %zu certificates, tcp endpoints %s",
-            sw_policy_origin(sw->policy), sw_auth_ncerts(sw->auth),
-            sw_auth_curve(sw->auth) ? "require CURVE" : "unauthenticated");
-    return 0;
-}
-
-static void security_close(sw_t *sw)
-{
-    sw_auth_destroy(&sw->auth);
-    sw_policy_destroy(&sw->policy);
 }
 
 /* ------------------------------------------------------------------ shutdown */
@@ -293,19 +256,17 @@ static void run(sw_t *sw)
 {
     uint64_t hb_ns = (uint64_t) sw->lim.heartbeat_ms * 1000000ull;
     uint64_t next_hb = sw_now_ns() + hb_ns;
-    zmq_pollitem_t items[3] = { { sw->sock, 0, ZMQ_POLLIN, 0 },
-                                { sw_auth_zap_socket(sw->auth), 0, ZMQ_POLLIN, 0 },
-                                { sw_auth_monitor_socket(sw->auth), 0, ZMQ_POLLIN, 0 } };
-    int nitems = sw->secure ? 3 : 1;
+    zmq_pollitem_t items[2] = { { sw->sock, 0, ZMQ_POLLIN, 0 }, { sw_auth_socket(sw), 0, ZMQ_POLLIN, 0 } };
+    int nitems = sw->auth ? 2 : 1;
     bool busy = false;
     while (!stop_signal) {
-        if (sw->secure)
-            sw_auth_serve(sw->auth);    /* handshakes wait for these answers */
         /* after a full batch more is almost surely waiting: read on without polling */
         if (!busy && zmq_poll(items, nitems, next_timeout_ms(sw, next_hb)) < 0 && errno != EINTR) {
             xsp_log(XSP_LOG_ERR, "zmq_poll: %s", zmq_strerror(errno));
             break;
         }
+        if (sw->auth)
+            sw_auth_process(sw);        /* CURVE handshakes waiting for a verdict */
         busy = sw_dispatch(sw, BATCH) == BATCH;
         sw->now_ns = sw_now_ns();
         sw_expire_deadlines(sw);
@@ -368,11 +329,14 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    char ready[4096];
-    if (security_open(&sw, &cfg) < 0 || open_socket(&sw) < 0 ||
-        (sw.secure && (sw_auth_start(sw.auth, sw.zctx) < 0 || sw_auth_watch(sw.auth, sw.zctx, sw.sock) < 0)) ||
-        bind_endpoints(&sw, &cfg, ready, sizeof ready) < 0) {
-        security_close(&sw);
+    char ready[4096], aerr[PATH_MAX + 256];
+    int arc = open_socket(&sw);
+    if (arc == 0 && cfg.curve_secret && sw_auth_open(&sw, cfg.curve_secret, cfg.certs_dir, aerr, sizeof aerr) < 0) {
+        xsp_log(XSP_LOG_ERR, "%s", aerr);
+        arc = -1;
+    }
+    if (arc < 0 || bind_endpoints(&sw, &cfg, ready, sizeof ready) < 0) {
+        sw_auth_close(&sw);
         if (sw.sock)
             zmq_close(sw.sock);
         if (sw.zctx)
@@ -390,7 +354,7 @@ int main(int argc, char **argv)
     xsp_log(XSP_LOG_INFO, "shutting down on signal %d: %u peers, %u requests held", (int) stop_signal,
             sw.npeers, sw.nmsgs);
     teardown(&sw);
-    security_close(&sw);
+    sw_auth_close(&sw);
     zmq_close(sw.sock);
     zmq_ctx_term(sw.zctx);
     char path[PATH_MAX + 16];

@@ -49,7 +49,7 @@ sw_peer_t *sw_peer_new(sw_t *sw, const void *rid, size_t len, const xsp_hdr_t *h
         strcpy(p->name, "anonymous");
     snprintf(p->label, sizeof p->label, "%s#%llu", p->name, (unsigned long long) p->id);
     p->pid = hello->pid;
-    p->domid = p->claimed_domid = hello->domid;
+    p->domid = hello->domid;
     p->last_seen_ns = sw->now_ns;
     if (sw_map_put(&sw->peers, p->rid, p->rid_len, p)) {
         free(p);
@@ -65,25 +65,6 @@ sw_peer_t *sw_peer_new(sw_t *sw, const void *rid, size_t len, const xsp_hdr_t *h
             (unsigned long long) p->pid, (unsigned long long) p->domid);
     sw_trace(sw, SW_EV_PEER_UP, NULL, 0, 0, p->label, NULL, 0, p->role, strlen(p->role), 0, NULL);
     return p;
-}
-
-void sw_peer_authenticate(sw_t *sw, sw_peer_t *p, const sw_ident_t *id)
-{
-    p->ident = *id;
-    p->admin = id->kind == SW_AUTH_UID && (id->uid == 0 || id->uid == sw->self_uid);
-    p->rule = sw_policy_rule(sw->policy, id->name, id->kind == SW_AUTH_CURVE, id->domid);
-    uint32_t d;
-    if (id->kind == SW_AUTH_CURVE)
-        p->domid = id->domid;           /* the certificate's domid, whatever HELLO claimed */
-    else if (!p->admin)
-        p->domid = sw_rule_domid(p->rule, &d) ? d : SW_DOMID_UNKNOWN;
-    /* an administrator's claims stand: it may act for any domain anyway */
-    const char *how = id->kind == SW_AUTH_CURVE ? "curve" : id->kind == SW_AUTH_UID ? "ipc" : "none";
-    xsp_log(p->domid != p->claimed_domid ? XSP_LOG_WARN : XSP_LOG_INFO,
-            "peer %s is '%s' (%s%s): domid %llu%s%llu", p->label, id->name, how,
-            p->admin ? ", administrator" : "", (unsigned long long) p->domid,
-            p->domid != p->claimed_domid ? ", overriding the claimed domid " : ", claimed ",
-            (unsigned long long) p->claimed_domid);
 }
 
 void sw_client_forget(sw_msg_t *m)

@@ -13,8 +13,6 @@
       durable.c   persistent requests: journaling, group commit, replay, identities
                   (journal.c below it owns the log file itself)
       config.c    command-line options and limits
-      auth.c      who a peer is: CURVE keys (tcp), uid (ipc), the ZAP handler
-      policy.c    what an identity may do (serve, call, trace, diag)
       main.c      sockets, the event loop, signals, timers
     Nothing in the switch decodes payloads: a payload is a zmq_msg_t moved from the sender
     and later moved (or refcount-copied) to the receiver.
@@ -40,12 +38,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/types.h>
 #include <zmq.h>
 
-#include "auth.h"
 #include "map.h"
-#include "policy.h"
 #include "xsp/error.h"
 #include "xsp/wire.h"
 
@@ -145,12 +140,7 @@ struct sw_peer {
     char name[XSP_NAME_MAX + 1];
     char role[XSP_ROLE_MAX + 1];
     char label[SW_LABEL_MAX];   /* "name#id", used in traces and logs */
-    uint64_t pid, domid;        /* domid: the authenticated one when sw->secure */
-    uint64_t claimed_domid;     /* what HELLO said */
-    sw_ident_t ident;           /* who the connection is (auth.h); set when sw->secure */
-    bool admin;                 /* the policy's administrator (ipc, uid 0 or the switch's) */
-    const sw_rule_t *rule;      /* its policy rule, or NULL (built-in defaults) */
-    uint32_t ndenied;           /* permission-denied refusals (logs are rate-limited) */
+    uint64_t pid, domid;
     uint64_t last_seen_ns;
     uint32_t outstanding;       /* requests of this client queued or in flight */
     uint64_t outstanding_bytes;
@@ -161,6 +151,10 @@ struct sw_peer {
     uint32_t nowned;            /* ... how many (bounded by max_queues_per_peer) */
     bool dead;                  /* being killed, or found gone while sending: send nothing */
     bool doomed;                /* in sw->doomed, reaped at the end of the loop turn */
+    bool authed;                /* authenticated by a CURVE certificate (auth.c) */
+    char identity[72];          /* ... its identity, "" otherwise */
+    char serve[512];            /* ... the queue prefixes it may serve */
+    char call[512];             /* ... the queue prefixes it may call (+ the registrar's) */
     /* trace subscription */
     bool tracing, trace_follow;
     uint64_t trace_next;        /* next sequence number to send */
@@ -195,7 +189,7 @@ typedef struct {
     uint64_t trace_lost, undeliverable;
     uint64_t queues_reclaimed;  /* idle queues forgotten to make room for a new one */
     uint64_t queue_quota_refused;   /* too-many-queues for a peer at max_queues_per_peer */
-    uint64_t denied;            /* permission-denied refusals (policy, foreign replies) */
+    uint64_t auth_refused;      /* unknown CURVE keys and refusals of auth.c's rules */
     uint64_t errors_by_code[XSP_E__COUNT];  /* ERRORs sent, by code (DIAG "refusals") */
 } sw_counters_t;
 
@@ -237,11 +231,7 @@ struct sw {
     uint32_t pool_nchunks;
     sw_msg_t *spare;            /* receives the next incoming frames */
     sw_durable_t *dur;          /* --state-dir, or NULL */
-    /* security (docs/security.md): off unless --curve-keys, --certs or a policy */
-    bool secure;                /* identities established and the policy enforced */
-    sw_auth_t *auth;            /* keys, certificates, ZAP handler (NULL when !secure) */
-    sw_policy_t *policy;        /* NULL when !secure */
-    uid_t self_uid;             /* the switch's own euid: an administrator on ipc */
+    struct sw_auth *auth;       /* --curve-secret/--certs (auth.c), or NULL */
 };
 
 /* ---- message.c ---- */
@@ -284,8 +274,6 @@ void sw_queue_dispose_all(sw_t *sw);
 /* ---- peer.c ---- */
 sw_peer_t *sw_peer_find(sw_t *sw, const void *rid, size_t len);
 sw_peer_t *sw_peer_new(sw_t *sw, const void *rid, size_t len, const xsp_hdr_t *hello);
-/*  Give a new session its authenticated identity, domid and policy rule (sw->secure). */
-void sw_peer_authenticate(sw_t *sw, sw_peer_t *p, const sw_ident_t *id);
 /*  End a session: requeue/fail what it served, drop what it asked, forget it. */
 void sw_peer_kill(sw_t *sw, sw_peer_t *p, const char *why);
 /*  Mark for sw_peer_reap_doomed at the end of the loop turn (safe while iterating). */

@@ -28,6 +28,7 @@ int bx_route_resolve(xsp_client_t *client, const char *uri, const char *dbg, uin
     route->plugin = strdup(res.plugin ? res.plugin : "");
     route->queue = strdup(res.queue ? res.queue : "");
     route->domid = res.domid;
+    route->policy = res.backend_policy;
     xsp_resolve_result_dispose(&res);
     if (!route->plugin || !route->queue) {
         bx_route_dispose(route);

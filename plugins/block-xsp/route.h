@@ -18,11 +18,13 @@
 
 #include "xsp/client.h"
 #include "xsp/error.h"
+#include "xsp/registrar.h"
 
 typedef struct {
     char *plugin;       /* the plugin's registered name */
     char *queue;        /* where to send its storage calls */
     uint32_t domid;     /* the domain it runs in */
+    xsp_backend_policy_t policy;    /* its registered backend policy (xsp/validate.h) */
 } bx_route_t;
 
 /*  Resolve uri within timeout_ms (> 0).  On XSP_OK *route is filled (bx_route_dispose). */

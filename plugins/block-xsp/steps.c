@@ -19,6 +19,7 @@
 #include "log.h"
 #include "loop.h"
 #include "route.h"
+#include "xsp/validate.h"
 #include "steps.h"
 #include "xsp/storage_client.h"
 
@@ -355,6 +356,7 @@ static int add(ctx_t *c)
     c->plugin = route.plugin;
     c->queue = route.queue;
     route.plugin = route.queue = NULL;
+    xsp_resolve_result_t who = { .plugin = c->plugin, .domid = route.domid, .backend_policy = route.policy };
     plugin_desc(c, pd, sizeof pd);
     bx_log(LOG_INFO, "%s for domain %s: %s", c->uri, c->domain, pd);
 
@@ -380,6 +382,12 @@ static int add(ctx_t *c)
     if (xsp_datapath_attach(c->client, c->queue, &o, c->dbg, c->uri, c->domain, &backend, &err) != XSP_OK) {
         c->plugin_unreachable = unreachable(err.code);
         return fail(c, "%s: Datapath.attach failed: %s: %s", pd, xsp_code_name(err.code), err.msg);
+    }
+    /* dom0 does not trust plugins: nothing unsafe reaches xenstore or losetup */
+    if (xsp_validate_backend(&who, &backend, &err) != XSP_OK) {
+        rc = fail(c, "%s: its Datapath.attach answer was refused: %s", pd, err.msg);
+        xsp_backend_dispose(&backend);
+        return rc;
     }
     if (backend.domain.domid != own) {
         rc = fail(c, "%s serves the backend from domain %u, but libxl runs this disk's backend in "

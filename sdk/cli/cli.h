@@ -3,7 +3,8 @@
     Owns: the command table type, global options, exit codes, small helpers shared by the
     command files (xsp.c: main and the table; cmd_call.c: call, serve; cmd_diag.c: queues,
     diag; trace_print.c: trace; cmd_storage.c: the IDL-driven API
-    commands and help).
+    commands and help; cmd_registrar.c: resolve, plugins,
+    watch-plugins).
     Never touches: the wire protocol directly (everything goes through libxsp).
 
     Adding a command (e.g. generated storage stubs): write
@@ -33,6 +34,7 @@ enum {
 typedef struct {
     const char *endpoint;   /* --switch, or NULL (then XSP_SWITCH / default) */
     const char *prog;       /* "xsp" */
+    const char *identity;   /* `xsp call --identity`, or NULL */
 } cli_ctx_t;
 
 typedef int cli_fn(const cli_ctx_t *ctx, int argc, char **argv);
@@ -76,6 +78,9 @@ int cmd_diag(const cli_ctx_t *ctx, int argc, char **argv);
 int cmd_trace(const cli_ctx_t *ctx, int argc, char **argv);
 int cmd_storage(const cli_ctx_t *ctx, int argc, char **argv);  /* every IDL interface */
 int cmd_help(const cli_ctx_t *ctx, int argc, char **argv);
-int cmd_keygen(const cli_ctx_t *ctx, int argc, char **argv);  /* cmd_keygen.c */
+int cmd_resolve(const cli_ctx_t *ctx, int argc, char **argv);  /* cmd_registrar.c */
+int cmd_keygen(const cli_ctx_t *ctx, int argc, char **argv);   /* cmd_keygen.c */
+int cmd_plugins(const cli_ctx_t *ctx, int argc, char **argv);
+int cmd_watch_plugins(const cli_ctx_t *ctx, int argc, char **argv);
 
 #endif

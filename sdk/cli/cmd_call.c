@@ -77,12 +77,13 @@ int cmd_call(const cli_ctx_t *ctx0, int argc, char **argv)
     cli_ctx_t ctx = *ctx0;
     static const struct option opts[] = {
         { "timeout", 1, 0, 't' }, { "dbg", 1, 0, 'd' }, { "at-most-once", 0, 0, 'a' },
+        { "persistent", 0, 0, 'p' }, { "identity", 1, 0, 'i' },
         { "switch", 1, 0, CLI_OPT_SWITCH }, { 0, 0, 0, 0 },
     };
     xsp_call_opts_t co;
     memset(&co, 0, sizeof co);
     int o;
-    while ((o = getopt_long(argc, argv, "t:d:a", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "t:d:api:", opts, NULL)) != -1) {
         switch (o) {
         case 't': {
             long ms = cli_seconds_ms(optarg);
@@ -96,6 +97,12 @@ int cmd_call(const cli_ctx_t *ctx0, int argc, char **argv)
             break;
         case 'a':
             co.flags |= XSP_CALL_AT_MOST_ONCE;
+            break;
+        case 'p':
+            co.flags |= XSP_CALL_PERSISTENT;
+            break;
+        case 'i':
+            ctx.identity = optarg;
             break;
         case CLI_OPT_SWITCH:
             ctx.endpoint = optarg;

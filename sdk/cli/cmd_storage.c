@@ -8,8 +8,9 @@
     request with the method table's args encoder, send it with xsp_client_call, decode the
     result with the method table's result decoder and print it (generated text printer, or
     --json); error replies become `xsp: CODE: message` plus details on stderr.  Also which
-    queue a request goes to (storage_target_queue: --queue today, the registrar later) and
-    the --help texts (per module, interface and method).
+    queue a request goes to (storage_target_queue: --queue, else the registrar resolves the
+    URI / SR argument or --scheme through xsp_resolver_t, with the same retry-once rule as
+    the by-URI stubs) and the --help texts (per module, interface and method).
     Never touches: anything method-specific (it is all in the generated tables), the wire
     protocol (libxsp).
 
@@ -34,16 +35,20 @@
 #include "xsp/idl_buf.h"
 #include "xsp/idl_codec.h"
 #include "xsp/idl_strings.h"
+#include "xsp/resolve.h"
 
 #define DEFAULT_DBG "xsp-cli"
 
 static const char COMMON_HELP[] =
     "\n"
     "Options (anywhere after the method):\n"
-    "  --queue QUEUE      the plugin's queue; required until the registrar is running\n"
-    "                     (then the URI or SR argument alone will find the plugin)\n"
+    "  --queue QUEUE      the plugin's queue (default: ask the registrar which live plugin\n"
+    "                     serves the URI or SR argument's scheme)\n"
+    "  --scheme S         for methods without a URI or SR argument (plugin query, sr probe,\n"
+    "                     sr attach): the plugin serving scheme S\n"
+    "  --registrar QUEUE  the registrar's queue (default " XSP_REGISTRAR_QUEUE ")\n"
     "  --dbg STRING       debug context, passed to the plugin and recorded by the switch\n"
-    "                     (default \"" DEFAULT_DBG "\")\n"
+    "                     (default \"" DEFAULT_DBG " INTERFACE METHOD\")\n"
     "  --timeout SECONDS  deadline told to the switch (default 30; 0 = none)\n"
     "  --json             print the result as JSON instead of text\n"
     "  --switch ENDPOINT  the switch to talk to (default $XSP_SWITCH; see xsp --help)\n"
@@ -188,26 +193,64 @@ const cli_cmd_t cli_storage_cmds[] = {
 typedef struct {
     cli_ctx_t ctx;              /* --switch may override the global one */
     const char *queue;          /* --queue */
+    const char *scheme;         /* --scheme */
+    const char *registrar;      /* --registrar */
     const char *dbg;            /* --dbg */
     uint32_t timeout_ms;        /* --timeout: 0 = the library's default (30 s) */
     bool json;                  /* --json */
 } storage_opts_t;
 
-/*  The queue a request goes to.  `target` is the method's argument naming what the request
-    is for (a URI, or an SR key, which is typically a URI: cli_method_t.route_arg), or NULL
-    when it has none (Plugin.query, SR.probe, ...).
-
-    Today the queue must be given: --queue.  When the registrar runs, resolve(target) ->
-    queue drops in here (ask the registrar which live plugin serves target's scheme; keep
-    --queue as an override), and nothing else in this file changes.  Returns NULL after
-    printing why. */
-static const char *storage_target_queue(const storage_opts_t *o, const char *target)
+/*  The plugin kind an interface needs (XSP_RESOLVE_ANY_KIND for Plugin.*). */
+static int iface_kind(const cli_iface_t *ifc)
 {
-    (void) target;
+    if (strcmp(ifc->interface, "Datapath") == 0)
+        return XSP_PLUGIN_KIND_DATAPATH;
+    if (strcmp(ifc->interface, "SR") == 0 || strcmp(ifc->interface, "Volume") == 0)
+        return XSP_PLUGIN_KIND_VOLUME;
+    return XSP_RESOLVE_ANY_KIND;
+}
+
+/*  What to resolve for a request: the method's argument naming what the request is for (a
+    URI, or an SR key, which is a URI of the plugin's scheme: cli_method_t.route_arg) when
+    given and not empty, else "S:" for --scheme S; NULL when there is neither. */
+static const char *route_target(const storage_opts_t *o, const char *arg, char *buf, size_t size)
+{
+    if (arg && *arg)
+        return arg;
+    if (!o->scheme)
+        return NULL;
+    snprintf(buf, size, "%s:", o->scheme);
+    return buf;
+}
+
+/*  The queue a request goes to: --queue; for the registrar's own interface its queue;
+    else the registrar's answer for target (through r, which caches it).  *resolved tells
+    whether it came from the registrar (then a retryable failure may resolve again).
+    Returns NULL after printing why, with *code set. */
+static const char *storage_target_queue(const storage_opts_t *o, const cli_iface_t *ifc,
+                                        xsp_resolver_t *r, const char *target, bool *resolved,
+                                        int *code)
+{
+    xsp_error_t err;
+    *resolved = false;
     if (o->queue)
         return o->queue;
-    fprintf(stderr, "xsp: --queue is required until the registrar is running\n");
-    return NULL;
+    if (strcmp(ifc->module, "registrar") == 0)
+        return o->registrar ? o->registrar : XSP_REGISTRAR_QUEUE;
+    if (!target) {
+        *code = cli_die(CLI_USAGE, "%s: this method has no URI or SR argument to find the plugin "
+                        "by: give --scheme S (or --queue QUEUE)", ifc->name);
+        return NULL;
+    }
+    const char *q = xsp_resolver_queue_kind(r, target, iface_kind(ifc), o->dbg, &err);
+    if (!q) {
+        fprintf(stderr, "xsp: %s: %s\n", xsp_code_name(err.code), err.msg);
+        *code = err.code == XSP_E_INVALID_ARGUMENT ? CLI_USAGE
+              : err.code == XSP_E_NO_PLUGIN_FOR_URI ? CLI_ERROR_REPLY : CLI_FAILED;
+        return NULL;
+    }
+    *resolved = true;
+    return q;
 }
 
 /* ================================================================ argument values */
@@ -491,7 +534,8 @@ static int parse_argv(call_t *c, storage_opts_t *o, int argc, char **argv, int f
         }
         const cli_arg_t *a = find_arg(m, opt, len);
         bool engine = opt_is(opt, len, "queue") || opt_is(opt, len, "timeout") ||
-                      opt_is(opt, len, "dbg") || opt_is(opt, len, "switch");
+                      opt_is(opt, len, "dbg") || opt_is(opt, len, "switch") ||
+                      ((opt_is(opt, len, "scheme") || opt_is(opt, len, "registrar")) && !a);
         if (!a && !engine) {
             fprintf(stderr, "xsp: %s: unknown option --%.*s (see xsp %s --help)\n", c->cmd,
                     (int) len, opt, c->cmd);
@@ -509,6 +553,10 @@ static int parse_argv(call_t *c, storage_opts_t *o, int argc, char **argv, int f
         }
         if (opt_is(opt, len, "queue")) {
             o->queue = val;
+        } else if (!a && opt_is(opt, len, "scheme")) {
+            o->scheme = val;
+        } else if (!a && opt_is(opt, len, "registrar")) {
+            o->registrar = val;
         } else if (opt_is(opt, len, "switch")) {
             o->ctx.endpoint = val;
         } else if (opt_is(opt, len, "dbg")) {
@@ -621,7 +669,11 @@ static int print_error_reply(const xsp_reply_t *rep)
 }
 
 /*  Decode a success reply with the method's result decoder and print it. */
-static int print_result(const call_t *c, const storage_opts_t *o, const xsp_reply_t *rep)
+/*  Decode and print a successful answer.  r (NULL when the call went to a --queue): the
+    answer is first checked against the registration of the plugin serving uri
+    (xsp/validate.h: dom0 does not trust plugins). */
+static int print_result(const call_t *c, const storage_opts_t *o, const xsp_reply_t *rep,
+                        xsp_resolver_t *r, const char *uri, int kind)
 {
     const xsp_method_info_t *info = c->m->info;
     char label[160];
@@ -639,6 +691,13 @@ static int print_result(const call_t *c, const storage_opts_t *o, const xsp_repl
     info->result_init(res);
     int rc = info->result_decode(&up.data, res, &err);
     msgpack_unpacked_destroy(&up);
+    if (rc == XSP_OK && r && uri && xsp_resolver_check(r, uri, kind, info, res, &err) != XSP_OK) {
+        /* the plugin answered, but something dom0 must not act on: its error (exit 1) */
+        info->result_dispose(res);
+        free(res);
+        cli_fail(&err);
+        return CLI_ERROR_REPLY;
+    }
     if (rc != XSP_OK) {
         info->result_dispose(res);
         free(res);
@@ -672,26 +731,30 @@ static int run_method(const cli_ctx_t *ctx, const cli_iface_t *ifc, const cli_me
     const xsp_method_info_t *info = m->info;
     char cmd[128];
     snprintf(cmd, sizeof cmd, "%s %s", ifc->name, m->name);
-    storage_opts_t o = { .ctx = *ctx, .dbg = DEFAULT_DBG };
+    char dflt_dbg[160];     /* "xsp-cli datapath attach": the trace then says what ran */
+    snprintf(dflt_dbg, sizeof dflt_dbg, "%s %s", DEFAULT_DBG, cmd);
+    storage_opts_t o = { .ctx = *ctx, .dbg = dflt_dbg };
     call_t c = { .cmd = cmd, .m = m, .args = calloc(1, info->args_size ? info->args_size : 1) };
     if (!c.args)
         return cli_die(CLI_LOCAL, "out of memory");
     info->args_init(c.args);
 
     int rc = parse_argv(&c, &o, argc, argv, 2);
-    const char *queue = NULL;
+    const char *target = NULL;
+    char target_buf[128];
     if (rc == CLI_OK && strlen(o.dbg) > 1024)
         rc = cli_die(CLI_USAGE, "%s: --dbg is %zu bytes; at most 1024 allowed", cmd, strlen(o.dbg));
     for (size_t i = 0; i < m->n_args && rc == CLI_OK; i++)
         if (m->args[i].is_dbg)
             rc = set_scalar(&c, &m->args[i], o.dbg);
+    char *target_copy = NULL;
     if (rc == CLI_OK) {
-        const char *target = NULL;
+        const char *arg = NULL;
         if (m->route_arg >= 0 && m->args[m->route_arg].kind == CLI_ARG_STRING)
-            target = *(char **) field_of(&c, &m->args[m->route_arg]);
-        queue = storage_target_queue(&o, target);
-        if (!queue)
-            rc = CLI_USAGE;
+            arg = *(char **) field_of(&c, &m->args[m->route_arg]);
+        target = route_target(&o, arg, target_buf, sizeof target_buf);
+        if (target && !(target = target_copy = strdup(target)))
+            rc = cli_die(CLI_LOCAL, "out of memory");
     }
     msgpack_sbuffer sbuf;
     msgpack_sbuffer_init(&sbuf);
@@ -707,28 +770,51 @@ static int run_method(const cli_ctx_t *ctx, const cli_iface_t *ifc, const cli_me
     c.args = NULL;
     if (rc != CLI_OK) {
         msgpack_sbuffer_destroy(&sbuf);
+        free(target_copy);
         return rc < 0 ? CLI_OK : rc;        /* -1: --help was printed */
     }
 
     xsp_client_t *cl = cli_connect(&o.ctx, "cli");
-    if (!cl) {
+    xsp_error_t err;
+    xsp_resolver_t *r = cl ? xsp_resolver_new(cl, o.registrar, &err) : NULL;
+    if (!r) {
+        if (cl)
+            cli_fail(&err);
+        xsp_client_destroy(&cl);
         msgpack_sbuffer_destroy(&sbuf);
-        return CLI_FAILED;
+        free(target_copy);
+        return cl ? CLI_USAGE : CLI_FAILED;
     }
     xsp_call_opts_t co = { .timeout_ms = o.timeout_ms, .dbg = o.dbg };
     xsp_reply_t rep;
-    xsp_error_t err;
     memset(&rep, 0, sizeof rep);
-    rc = xsp_client_call(cl, queue, sbuf.data, sbuf.size, &co, &rep, &err);
+    char used[XSP_QUEUE_MAX + 1];
+    int code = CLI_OK;
+    bool resolved = false;
+    for (int attempt = 0;; attempt++) {
+        const char *queue = storage_target_queue(&o, ifc, r, target, &resolved, &code);
+        if (!queue) {
+            rc = -1;
+            break;
+        }
+        snprintf(used, sizeof used, "%s", queue);
+        rc = xsp_client_call(cl, used, sbuf.data, sbuf.size, &co, &rep, &err);
+        if (rc == XSP_OK || rc == XSP_E_APPLICATION || !resolved || attempt > 0 ||
+            !xsp_resolver_retry(r, target, iface_kind(ifc), o.dbg, used, &err))
+            break;
+        fprintf(stderr, "xsp: %s: %s (queue %s): resolving %s again and retrying once\n",
+                xsp_code_name(err.code), err.msg, used, target);
+    }
     msgpack_sbuffer_destroy(&sbuf);
-    int code;
     if (rc == XSP_OK)
-        code = print_result(&c, &o, &rep);
+        code = print_result(&c, &o, &rep, resolved ? r : NULL, target, iface_kind(ifc));
     else if (rc == XSP_E_APPLICATION)
         code = print_error_reply(&rep);
-    else
+    else if (rc != -1)
         code = cli_fail(&err);
     xsp_reply_dispose(&rep);
+    free(target_copy);
+    xsp_resolver_destroy(&r);
     xsp_client_destroy(&cl);
     return code;
 }

@@ -50,6 +50,11 @@ static void put_field(xsp_str_t s, int width)
         printf("%-*s", width, "-");
 }
 
+static bool is(xsp_str_t s, const char *lit)
+{
+    return s.len == strlen(lit) && memcmp(s.ptr, lit, s.len) == 0;
+}
+
 static void print_line(const xsp_trace_event_t *ev)
 {
     char id[32] = "-";
@@ -66,7 +71,7 @@ static void print_line(const xsp_trace_event_t *ev)
     printf(" %lluB", (unsigned long long) ev->size);
     if (ev->dbg.len)
         printf(" dbg=\"%.*s\"", (int) ev->dbg.len, ev->dbg.ptr);
-    if (ev->service_us)
+    if (ev->service_us || is(ev->event, "reply"))  /* a reply always: 0 = within one clock tick */
         printf(" service=%.3fms", (double) ev->service_us / 1000.0);
     putchar('\n');
 }
@@ -143,10 +148,6 @@ static const char *entity(tp_t *t, xsp_str_t name)
     return t->ents[t->nents - 1];
 }
 
-static bool is(xsp_str_t s, const char *lit)
-{
-    return s.len == strlen(lit) && memcmp(s.ptr, lit, s.len) == 0;
-}
 
 static bool real_end(xsp_str_t s)
 {

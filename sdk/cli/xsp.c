@@ -18,11 +18,27 @@
 const cli_cmd_t cli_builtin_cmds[] = {
     { "call", cmd_call, "send one request to a queue and print the answer",
       "usage: xsp call QUEUE [BODY] [--timeout SECONDS] [--dbg STRING] [--at-most-once]\n"
+      "                [--persistent [--identity ID]]\n"
       "  Sends BODY (or, without it, all of standard input) to QUEUE and writes the\n"
       "  answer's body to standard output.  An error answer's body is written too.\n"
       "  --timeout SECONDS  deadline told to the switch (default 30; 0 = none)\n"
       "  --dbg STRING       debug text recorded in traces and passed to the server\n"
-      "  --at-most-once     never deliver twice (fail rather than resend after a restart)\n" },
+      "  --at-most-once     never deliver twice (fail rather than resend after a restart)\n"
+      "  --persistent       the switch journals the request before accepting it (needs a\n"
+      "                     switch with --state-dir): it survives a switch crash\n"
+      "  --identity ID      this caller's identity, so the answer of a persistent request\n"
+      "                     still reaches it after a switch restart\n" },
+    { "keygen", cmd_keygen, "make a CURVE key pair: NAME.key (public) and NAME.key_secret",
+      "usage: xsp keygen NAME DIR [--domid N] [--serve PREFIXES] [--call PREFIXES]\n"
+      "  Writes DIR/NAME.key (the public certificate: put it in the switch's --certs\n"
+      "  directory) and DIR/NAME.key_secret (mode 0600: the peer's own; for the switch,\n"
+      "  its --curve-secret).  A peer uses its secret certificate through\n"
+      "  XSP_CURVE_CERT=FILE and the switch's public one through XSP_CURVE_SERVER=FILE.\n"
+      "  --domid N          the domain this identity is (the switch uses it, whatever the\n"
+      "                     peer claims)\n"
+      "  --serve PREFIXES   comma-separated queue prefixes it may serve (outside dom0)\n"
+      "  --call PREFIXES    comma-separated queue prefixes it may call besides the\n"
+      "                     registrar's (outside dom0)\n" },
     { "serve", cmd_serve, "serve a queue: echo requests or answer them with a shell command",
       "usage: xsp serve QUEUE (--echo | --exec 'CMD') [--concurrency N]\n"
       "  --echo             answer every request with its own body\n"
@@ -49,13 +65,24 @@ const cli_cmd_t cli_builtin_cmds[] = {
       "  --mscgen      a sequence chart in mscgen syntax (with --follow: the header now,\n"
       "                the chart when interrupted)\n"
       "  --from SEQ    start at sequence SEQ (default 0: the whole ring)\n" },
-    { "keygen", cmd_keygen, "make a CURVE key pair for the switch or a peer (docs/security.md)",
-      "usage: xsp keygen NAME [--domid N] DIR\n"
-      "  Writes DIR/NAME.key (public certificate: metadata identity = NAME, domid = N;\n"
-      "  copy it into the switch's --certs directory) and DIR/NAME.key_secret (mode 0600,\n"
-      "  stays with its owner).  For the switch itself: `xsp keygen switch DIR`, then\n"
-      "  xsp-switch --curve-keys DIR.  Never overwrites a key.\n"
-      "  --domid N   the Xen domain the identity runs in (default 0)\n" },
+    { "resolve", cmd_resolve, "ask the registrar which live plugin serves a URI",
+      "usage: xsp resolve URI [--kind volume|datapath] [--json] [--registrar QUEUE]\n"
+      "                       [--timeout SECONDS]\n"
+      "  Prints the plugin, its queue and domain, its backend policy, the registration id\n"
+      "  and the scheme.  URI may be a bare scheme (\"file:\").  Exit 1 when no live plugin\n"
+      "  serves the scheme (no-plugin-for-uri), 2 for a string without a scheme, 3 when\n"
+      "  the registrar does not answer (default wait 5 s).\n" },
+    { "plugins", cmd_plugins, "list the plugins registered with the registrar",
+      "usage: xsp plugins [--scheme S] [--kind volume|datapath] [--domain N]\n"
+      "                   [--long | --json] [--registrar QUEUE]\n"
+      "  One line per registration: name, domain, kinds, schemes, main queue, backend\n"
+      "  policy, and alive (a consumer on its queue was seen) or unconfirmed.  Filters\n"
+      "  combine.  --long: every field; --json: the registrar's answer as JSON.\n" },
+    { "watch-plugins", cmd_watch_plugins, "print registrations as they come and go",
+      "usage: xsp watch-plugins [--count N] [--json] [--registrar QUEUE]\n"
+      "  Follows Registrar.watch: one line per event (added, removed, changed) with the\n"
+      "  plugin's name, domain, schemes, queue and id, until Ctrl-C (or N events).  Says so\n"
+      "  when the registrar restarted or events were lost (then see xsp plugins).\n" },
     { NULL, NULL, NULL, NULL },
 };
 
@@ -137,6 +164,7 @@ xsp_client_t *cli_connect(const cli_ctx_t *ctx, const char *role)
     o.name = "xsp-cli";
     o.role = role;
     o.connect_timeout_ms = 3000;
+    o.identity = ctx->identity;
     xsp_client_t *c = xsp_client_new_opts(&o, &err);
     if (!c)
         cli_fail(&err);

@@ -7,6 +7,7 @@ Never touches: anything but the output paths it is given.
     xspgen.py --error-h sdk/include/xsp/error.h [--root REPO] IDL...
               [--c-out DIR]          C: DIR/include/<prefix>/<module>.h, DIR/<module>_{types,msgpack,format,methods}.c,
                                      client stubs DIR/include/<prefix>/<module>_client.h + DIR/<module>_client.c,
+                                     by-URI stubs DIR/include/<prefix>/<module>_by_uri.h + DIR/<module>_by_uri.c,
                                      server dispatch DIR/include/<prefix>/<module>_server.h + DIR/<module>_server.c
               [--docs FILE]          the Markdown API reference
               [--check-docs FILE]    exit 1 (with a diff) if FILE is not what --docs would write
@@ -31,6 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from xspidl.cnames import Names                      # noqa: E402
 from xspidl.emit_cli import emit_cli                 # noqa: E402
+from xspidl.emit_by_uri import emit_by_uri_c, emit_by_uri_h  # noqa: E402
 from xspidl.emit_client import emit_client_c, emit_client_h  # noqa: E402
 from xspidl.emit_docs import emit_docs               # noqa: E402
 from xspidl.emit_format import emit_format           # noqa: E402
@@ -53,6 +55,8 @@ EMITTERS = [
     ("%(module)s_methods.c", emit_methods),
     ("include/%(prefix)s/%(module)s_client.h", emit_client_h),
     ("%(module)s_client.c", emit_client_c),
+    ("include/%(prefix)s/%(module)s_by_uri.h", emit_by_uri_h),
+    ("%(module)s_by_uri.c", emit_by_uri_c),
     ("include/%(prefix)s/%(module)s_server.h", emit_server_h),
     ("%(module)s_server.c", emit_server_c),
 ]

@@ -114,6 +114,8 @@ typedef struct {
     double seconds;             /* measurement length (upper bound when samples > 0) */
     size_t samples;             /* >0: record this many round-trip times, then stop */
     pid_t target_pid;           /* the target's process, for its CPU time (0 = none) */
+    bool sdk_own_contexts;      /* SDK peers: each its own libzmq context (and I/O thread)
+                                   instead of sharing the raw peers' one (--sdk-own-contexts) */
 } load_cfg_t;
 
 typedef struct {

@@ -57,3 +57,12 @@ ran = sorted(d["phases"])
 if ran != ["raw_same_payload", "sdk_pipelined"]:
     sys.exit("bench_smoke: --sdk ran %s, expected raw_same_payload and sdk_pipelined" % ran)
 ' "$out" || exit 1
+
+# SDK peers with their own libzmq contexts (one I/O thread per session, as separate
+# processes would have) instead of sharing the raw peers' context
+if ! "$bench" --sdk --sdk-own-contexts --seconds 0.3 --window 16 --clients 2 --servers 2 --json >"$out"; then
+    echo "bench_smoke: xsp-bench --sdk-own-contexts failed; its output:" >&2
+    cat "$out" >&2
+    exit 1
+fi
+check "--sdk --sdk-own-contexts" $sdk_keys

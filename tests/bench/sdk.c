@@ -2,8 +2,10 @@
     libxsp's typed storage API instead of hand-built frames.
 
     Owns: what an SDK phase sends and answers, and its client and server threads:
-      client  an xsp_client_t (its own session, its own libzmq context, as every libxsp
-              user has), driven by its own poll() loop on xsp_client_fd() +
+      client  an xsp_client_t (its own session; the libzmq context of the raw peers,
+              lent through xsp_client_opts_t.zmq_ctx, so both kinds of peers have one
+              I/O thread, unless --sdk-own-contexts), driven by its own poll() loop on
+              xsp_client_fd() +
               xsp_client_process(); keeps `window` Datapath.attach calls outstanding with
               the GENERATED asynchronous stub xsp_datapath_attach_send(), starting the next
               call from each completion callback;
@@ -209,7 +211,10 @@ void *sdk_client_main(void *arg)
     char name[64];
     snprintf(name, sizeof name, "xsp-bench-sdk-client-%d", w->id);
     xsp_error_t e;
-    sc.c = xsp_client_new(cfg->endpoint, name, &e);
+    xsp_client_opts_t co = { .endpoint = cfg->endpoint, .name = name };
+    if (!cfg->sdk_own_contexts)
+        co.zmq_ctx = L->zctx;
+    sc.c = xsp_client_new_opts(&co, &e);
     if (!sc.c) {
         snprintf(w->err, sizeof w->err, "xsp_client_new: %.200s", e.msg);
         free(sc.slots);
@@ -289,7 +294,10 @@ void *sdk_server_main(void *arg)
     char name[64];
     snprintf(name, sizeof name, "xsp-bench-sdk-server-%d", w->id);
     xsp_error_t e;
-    xsp_server_t *s = xsp_server_new(cfg->endpoint, name, "bench", 0, &e);
+    xsp_server_opts_t so = { .endpoint = cfg->endpoint, .name = name, .role = "bench" };
+    if (!cfg->sdk_own_contexts)
+        so.zmq_ctx = L->zctx;
+    xsp_server_t *s = xsp_server_new_opts(&so, &e);
     /* credit as the raw servers ask it (server.c clamps it to the switch's max_credit) */
     uint64_t credit = (uint64_t) cfg->window * (uint64_t) cfg->clients;
     if (!s || xsp_server_subscribe(s, cfg->queue, credit > 1u << 30 ? 1u << 30 : (unsigned) credit,

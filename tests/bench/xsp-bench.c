@@ -57,6 +57,7 @@ typedef struct {
     unsigned only_phases;       /* single phases named in --only: bit i = phases[i] */
     bool only_given;            /* --only was given (--sdk then adds to it) */
     bool sdk;                   /* --sdk */
+    bool sdk_own_contexts;      /* --sdk-own-contexts */
     size_t sdk_request, sdk_reply;  /* encoded Datapath.attach payload sizes (sdk.c) */
     size_t rtt_count;
     uint64_t timeout_ms;
@@ -313,6 +314,7 @@ static int run_phase(void *zctx, const phase_t *ph, load_result_t *res, char *er
         .reply_template = ph->sdk_sizes && t->proto != PROTO_SDK ? reply_template : NULL,
         .reply_payload = ph->sdk_sizes ? o.sdk_reply : o.payload,
         .timeout_ms = o.timeout_ms,
+        .sdk_own_contexts = o.sdk_own_contexts,
         .flags = !strcmp(t->name, "durable") ? XSP_FLAG_PERSISTENT : 0,
         .warmup_s = o.warmup,
         .seconds = (ph->rtt ? 2 * o.seconds : o.seconds) / o.rounds,
@@ -487,6 +489,7 @@ static void report_json(const summary_t *s, double total_s)
            o.payload, o.seconds, o.warmup);
     printf("  \"rtt_count\": %zu,\n  \"rounds\": %d,\n  \"timeout_ms\": %llu,\n  \"pinned\": %s,\n",
            o.rtt_count, o.rounds, (unsigned long long) o.timeout_ms, o.pin ? "true" : "false");
+    printf("  \"sdk_own_contexts\": %s,\n", o.sdk_own_contexts ? "true" : "false");
     jnum("direct_rtt_us", s->drtt, s->drtt ? s->drtt->med.p50_us : 0, 1, true);
     jnum("direct_rtt_p99_us", s->drtt, s->drtt ? s->drtt->med.p99_us : 0, 1, true);
     jnum("switch_rtt_us", s->srtt, s->srtt ? s->srtt->med.p50_us : 0, 1, true);
@@ -703,6 +706,8 @@ static void usage(FILE *f)
         "  --pin, --no-pin    pin the target process to CPU 1 and this one (clients, servers)\n"
         "                     to CPU 0 (default: pin when there are 2 or more CPUs)\n"
         "  --keep             keep the run dir (child logs) in /tmp\n"
+        "  --sdk-own-contexts SDK peers each create their own libzmq context (an I/O\n"
+        "                     thread each) instead of sharing the one the raw peers use\n"
         "  --durable          add durable_pipelined: the same pipelined load with every\n"
         "                     REQUEST PERSISTENT, the switch journaling with fdatasync\n"
         "                     (with switch_pipelined, the same run's non-persistent figure)\n"
@@ -771,6 +776,8 @@ static void parse_args(int argc, char **argv)
             o.json = true;
         else if (!strcmp(a, "--keep"))
             o.keep = true;
+        else if (!strcmp(a, "--sdk-own-contexts"))
+            o.sdk_own_contexts = true;
         else if (!strcmp(a, "--pin"))
             o.pin = true;
         else if (!strcmp(a, "--no-pin"))

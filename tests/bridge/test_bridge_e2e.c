@@ -131,6 +131,52 @@ static xsp_client_t *client(void)
     return c;
 }
 
+static const char *evil_mode;   /* xsp-test-plugin --evil-attach MODE, or NULL */
+
+/*  Whether queue has a consumer within ms (`xsp queues --json`, polling). */
+static bool consuming(const char *queue, long long ms)
+{
+    char bin[512], cmd[1400], out[8192], want[400];
+    xsp_test_bin("xsp", bin, sizeof bin);
+    snprintf(cmd, sizeof cmd, "'%s' --switch '%s' queues --json 2>/dev/null", bin, sw.endpoint);
+    snprintf(want, sizeof want, "{\"name\":\"%s\",", queue);
+    long long t0 = xsp_test_now_ms();
+    for (;;) {
+        FILE *f = popen(cmd, "r");
+        size_t n = f ? fread(out, 1, sizeof out - 1, f) : 0;
+        if (f)
+            pclose(f);
+        out[n] = '\0';
+        const char *q = strstr(out, want);
+        const char *c = q ? strstr(q, "\"consumers\":") : NULL;
+        if (c && atoi(c + 12) > 0)
+            return true;
+        if (xsp_test_now_ms() - t0 >= ms)
+            return false;
+        usleep(50 * 1000);
+    }
+}
+
+/*  Whether the registrar resolves uri within ms (polling); err gets the last outcome. */
+static bool resolvable(const char *uri, long long ms, xsp_error_t *err)
+{
+    long long t0 = xsp_test_now_ms();
+    for (;;) {
+        xsp_client_t *c = client();
+        xsp_resolve_result_t r;
+        xsp_call_opts_t o = { .timeout_ms = 500 };
+        xsp_resolve_result_init(&r);
+        xsp_registrar_resolve(c, "org.xen.xsp.registrar", &o, "bridge-test", uri, NULL, &r, err);
+        xsp_resolve_result_dispose(&r);
+        xsp_client_destroy(&c);
+        if (err->code == XSP_OK)
+            return true;
+        if (xsp_test_now_ms() - t0 >= ms)
+            return false;
+        usleep(50 * 1000);
+    }
+}
+
 /*  Start the plugin and register it (the registrar's plugin-side registration at startup is
     another issue's; until then the test announces the plugin, as a plugin would). */
 static void start_plugin(const char *domid)
@@ -149,24 +195,18 @@ static void start_plugin(const char *domid)
                                "--domain", domid, NULL };
         plugin_pid = spawn(argv);
         /* a plugin that registers itself at start (xsp_plugin_main) needs no help */
-        t0 = xsp_test_now_ms();
-        while (xsp_test_now_ms() - t0 < 2000) {
-            xsp_client_t *c = client();
-            xsp_resolve_result_t r;
-            xsp_call_opts_t o = { .timeout_ms = 500 };
-            xsp_resolve_result_init(&r);
-            xsp_registrar_resolve(c, "org.xen.xsp.registrar", &o, "bridge-test", "file:", NULL, &r, &err);
-            xsp_resolve_result_dispose(&r);
-            xsp_client_destroy(&c);
-            if (err.code == XSP_OK)
-                return;
-            usleep(100 * 1000);
-        }
+        CHECK_MSG(resolvable("file:", 20000, &err), "xsp-plugin-file never became resolvable: %s", err.msg);
+        return;
     } else {
         xsp_test_bin("xsp-test-plugin", bin, sizeof bin);
         const char *argv[] = { bin, "--switch", sw.endpoint, "--queue", QUEUE, "--seed-volumes", "3",
-                               "--image-dir", imgdir, "--log-level", "warn", "--domain", domid, NULL };
+                               "--image-dir", imgdir, "--log-level", "warn", "--domain", domid,
+                               evil_mode ? "--evil-attach" : NULL, evil_mode, NULL };
         plugin_pid = spawn(argv);
+        /* register only once it consumes its queue: a registration whose queue has no
+           consumer is removed by the registrar's liveness check (e.g. on the peer-down of
+           the instance this one replaces) */
+        CHECK_MSG(consuming(QUEUE, 10000), "xsp-test-plugin never subscribed to %s", QUEUE);
     }
 
     xsp_registration_request_init(&q);
@@ -176,7 +216,14 @@ static void start_plugin(const char *domid)
     *xsp_plugin_kind_list_add(&q.kinds) = XSP_PLUGIN_KIND_DATAPATH;
     xsp_string_list_append(&q.schemes, SCHEME);
     xsp_string_list_append(&q.queues, QUEUE);
+    /* registered from dom0 (the test's client): a plugin claiming another domain says so
+       as a fixed backend domain, or block-xsp's answer check (xsp/validate.h) refuses it */
     q.backend_policy.kind = XSP_BACKEND_POLICY_KIND_OWN_DOMAIN;
+    if (strcmp(domid, "0") != 0) {
+        q.backend_policy.kind = XSP_BACKEND_POLICY_KIND_FIXED;
+        q.backend_policy.has_domid = true;
+        q.backend_policy.domid = (uint32_t) atoi(domid);
+    }
     /* the registrar may still be starting: retry for a while */
     t0 = xsp_test_now_ms();
     for (;;) {
@@ -192,6 +239,9 @@ static void start_plugin(const char *domid)
     }
     CHECK_CODE(err, XSP_OK);
     xsp_registration_request_dispose(&q);
+    /* registered is not yet resolvable: the registrar answers for a plugin only once the
+       switch shows a consumer on its queue (the plugin may still be subscribing) */
+    CHECK_MSG(resolvable("mem:", 10000, &err), "the plugin never became resolvable: %s", err.msg);
 }
 
 /* ================================================================ xenstore */
@@ -573,6 +623,24 @@ int main(int argc, char **argv)
         no_record(11, DEVID_XVDA);
         printf("ok 9 - backend domain mismatch: %s\n", be(11, DEVID_XVDA, "hotplug-error"));
         libxl_disk_destroy(11, DEVID_XVDA);
+    }
+
+    /* 10. a hostile plugin: its unsafe attach answer never reaches xenstore or losetup */
+    if (!use_file) {
+        kill_child(&plugin_pid);            /* the domain-3 plugin of step 9 */
+        evil_mode = "path";
+        start_plugin("0");
+        evil_mode = NULL;
+        libxl_disk_add(12, DEVID_XVDA, "xvda", uris[0]);
+        CHECK_EQ(block_xsp("add", 12, DEVID_XVDA, NULL), 1);
+        errs[0] = uris[0], errs[1] = "Datapath.attach answer was refused",
+        errs[2] = "block_device.path has a . or .. component", errs[3] = "Undone: detach, close",
+        errs[4] = NULL;
+        expect_error(12, DEVID_XVDA, errs);
+        CHECK_EQ(loops_over(img, NULL, 0), 0);
+        no_record(12, DEVID_XVDA);
+        printf("ok 10 - hostile plugin refused: %s\n", be(12, DEVID_XVDA, "hotplug-error"));
+        libxl_disk_destroy(12, DEVID_XVDA);
     }
 
     /* 8. outside libxl */

@@ -53,6 +53,10 @@ expect_rc 3 "$XSP" --switch "ipc://$T/none.sock" call echo x
 echo "$ERR" | grep -q "xsp: disconnected: no switch answered at ipc://$T/none.sock within" ||
   fail "no 'no switch answered' line: $ERR"
 
+# --persistent needs a switch with --state-dir: refused with a sentence
+expect_rc 3 "$XSP" call echo x --persistent
+echo "$ERR" | grep -q "state-dir" || fail "--persistent without --state-dir: $ERR"
+
 # usage errors: exit 2
 expect_rc 2 "$XSP" call
 expect_rc 2 "$XSP" serve q

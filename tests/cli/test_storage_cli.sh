@@ -4,7 +4,7 @@
 # plugin: build/bin/xsp-test-plugin when it exists ($XSP_TEST_PLUGIN), else the Python
 # stand-in tests/cli/storage_plugin.py (python3-zmq + python3-msgpack).
 #
-# Checks: help texts; the missing --queue message; volume create printed by the generated
+# Checks: help texts; the message for a method with no URI and neither --scheme nor --queue; volume create printed by the generated
 # printer and as JSON (parsed by python3 -m json.tool); datapath attach prints the backend
 # (domain + implementations); a storage error exits 1 with its code and details on stderr; a
 # bad argument exits 2 naming the argument; a transport error exits 3; --dbg reaches the
@@ -63,7 +63,7 @@ echo "$ERR" | grep -q "no method 'frobnicate'" || fail "unknown method: $ERR"
 
 # ---------------------------------------------------------------- usage errors (exit 2)
 expect_rc 2 "$XSP" plugin query
-[ "$ERR" = "xsp: --queue is required until the registrar is running" ] ||
+[ "$ERR" = "xsp: plugin: this method has no URI or SR argument to find the plugin by: give --scheme S (or --queue QUEUE)" ] ||
   fail "missing --queue said: $ERR"
 expect_rc 2 "$XSP" volume create sr1 disk0 desc 12X false --queue "$Q"
 echo "$ERR" | grep -q "argument size: '12X' is not an integer" || fail "bad size said: $ERR"

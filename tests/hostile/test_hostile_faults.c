@@ -3,7 +3,8 @@
 
     server_sigkill  two server processes share queue "work" (credit 32 each); this process
                     keeps 400 requests outstanding out of 4000 (every third AT_MOST_ONCE,
-                    deadline 15 s) and SIGKILLs one server after 1500 answers.  Counted
+                    deadline 15 s) and SIGKILLs one server after 1500 answers (that server stops
+                    answering after 600, so it surely dies with 32 in flight).  Counted
                     exactly: every request is answered once, by a RESULT or (only AT_MOST_ONCE
                     ones) by server-lost; nothing expires, nothing is answered twice, nothing
                     hangs; DIAG server_lost equals the server-lost errors seen, and the dead
@@ -28,10 +29,13 @@
 
 /* ------------------------------------------------------------------ child processes */
 
-/*  child server EP QUEUE CREDIT: answers every delivery at once with its msg_id. */
+/*  child server EP QUEUE CREDIT [HOLD_AFTER]: answers every delivery at once with its body;
+    with HOLD_AFTER, only the first HOLD_AFTER ones: the later ones stay in flight (so the
+    test surely kills it with requests in flight, however fast the machine). */
 static void child_server(void)
 {
     CHECK(swt_argc >= 3);
+    unsigned long long hold_after = swt_argc >= 4 ? strtoull(swt_argv[3], NULL, 10) : ~0ull, n = 0;
     rp_t *p = rp_open(swt_argv[0], "fault-srv", "server");
     rp_subscribe(p, swt_argv[1], strtoull(swt_argv[2], NULL, 10));
     printf("ready %llu\n", (unsigned long long) p->peer_id);
@@ -40,7 +44,7 @@ static void child_server(void)
     for (;;) {
         if (!rp_recv(p, &m, 1000))
             continue;
-        if (m.h.cmd == XSP_CMD_DELIVER)
+        if (m.h.cmd == XSP_CMD_DELIVER && n++ < hold_after)
             rp_reply(p, m.h.msg_id, 0, m.payload, m.payload_len);
     }
 }
@@ -77,7 +81,7 @@ static void server_sigkill(void)
     rp_t *obs = rp_open(sw->endpoint, "obs", "cli");
     rp_t *cli = rp_open(sw->endpoint, "load-cli", "client");
     int fa, fb;
-    pid_t a = swt_spawn_child("server", &fa, sw->endpoint, "work", "32", NULL);
+    pid_t a = swt_spawn_child("server", &fa, sw->endpoint, "work", "32", "600", NULL);  /* then holds 32 */
     pid_t b = swt_spawn_child("server", &fb, sw->endpoint, "work", "32", NULL);
     wait_ready(fa, "ready");
     wait_ready(fb, "ready");

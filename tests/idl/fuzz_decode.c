@@ -79,6 +79,35 @@ static int er_json(xsp_buf_t *b, const void *v, int i) { return xsp_error_reply_
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/*  msgpack_object_equal, except that floats compare by their bits (NaN == NaN). */
+static bool same_tree(const msgpack_object *a, const msgpack_object *b)
+{
+    if (a->type != b->type)
+        return false;
+    switch (a->type) {
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        return memcmp(&a->via.f64, &b->via.f64, sizeof a->via.f64) == 0;
+    case MSGPACK_OBJECT_ARRAY:
+        if (a->via.array.size != b->via.array.size)
+            return false;
+        for (uint32_t i = 0; i < a->via.array.size; i++)
+            if (!same_tree(&a->via.array.ptr[i], &b->via.array.ptr[i]))
+                return false;
+        return true;
+    case MSGPACK_OBJECT_MAP:
+        if (a->via.map.size != b->via.map.size)
+            return false;
+        for (uint32_t i = 0; i < a->via.map.size; i++)
+            if (!same_tree(&a->via.map.ptr[i].key, &b->via.map.ptr[i].key) ||
+                !same_tree(&a->via.map.ptr[i].val, &b->via.map.ptr[i].val))
+                return false;
+        return true;
+    default:
+        return msgpack_object_equal(*a, *b);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     msgpack_unpacked up;
@@ -87,6 +116,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (xsp_idl_unpack(&up, data, size, &root, &err) == XSP_OK) {
         const xsp_method_info_t *mi = NULL;
+
+        /* xsp_idl_unpack builds the tree itself: it must equal msgpack-c's, object for
+           object (types, values, string bytes) */
+        {
+            msgpack_unpacked ref;
+            size_t off = 0;
+            msgpack_unpacked_init(&ref);
+            if (msgpack_unpack_next(&ref, (const char *) data, size, &off) != MSGPACK_UNPACK_SUCCESS || off != size)
+                die("xsp_idl_unpack accepted what msgpack-c refuses", "unpack", "");
+            if (!same_tree(&ref.data, &up.data))
+                die("xsp_idl_unpack's tree differs from msgpack-c's", "unpack", "");
+            msgpack_unpacked_destroy(&ref);
+        }
 
         /* the server's path: which method, then its args */
         if (xsp_request_method(&up.data, xsp_storage_methods, XSP_STORAGE_METHOD__COUNT, &mi, &err) == XSP_OK) {

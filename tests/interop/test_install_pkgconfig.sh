@@ -22,6 +22,16 @@ ok "installed ${pc#$prefix/}"
 [ -f "$prefix/include/xsp/xsp.h" ] || fail "no include/xsp/xsp.h under $prefix"
 ok "installed include/xsp/xsp.h"
 
+# Everything lands inside the prefix (nothing in the real /etc or /usr/local), the daemons,
+# the CLI, the file plugin and the libxl block script included.
+outside=$(grep -v "^$prefix/" "$build/install_manifest.txt" || true)
+[ -z "$outside" ] || fail "cmake --install --prefix wrote outside the prefix: $outside"
+for f in sbin/xsp-switch sbin/xsp-registrar bin/xsp bin/xsp-plugin-file; do
+    [ -x "$prefix/$f" ] || fail "no executable $f under $prefix"
+done
+[ -x "$prefix/etc/xen/scripts/block-xsp" ] || fail "no executable etc/xen/scripts/block-xsp under $prefix"
+ok "daemons, CLI, plugin and etc/xen/scripts/block-xsp installed, nothing outside the prefix"
+
 # Only the temporary prefix: nothing from the system or the build tree.
 PKG_CONFIG_PATH=$(dirname "$pc")
 export PKG_CONFIG_PATH

@@ -3,7 +3,9 @@
     Owns: in-memory SRs and volumes (keys, names, sizes, metadata, clone/snapshot lineage)
     and data-path state (open, attached domains, the one active domain), behind one mutex so
     it works with --workers N as well as in the event loop.
-    Never touches: disks, xenstore, the registrar.  Everything is lost when it exits.
+    Never touches: disks, xenstore.  Everything is lost when it exits.  It registers with
+    the registrar only when given --scheme (e.g. --scheme mem; xsp_plugin_main does it),
+    so tests without a registrar see no registration traffic.
 
     Built on xsp_plugin_main (xsp/plugin.h): every common option works (--switch, --queue,
     --workers, ...).  Its own options:
@@ -15,6 +17,10 @@
         --image-dir DIR        Datapath.attach makes DIR/KEY.img (sparse, the volume's size)
                                and offers it FIRST as a `file` implementation, so a caller
                                such as block-xsp can put a real loop device over it
+        --evil-attach MODE     a hostile plugin: Datapath.attach answers a backend dom0 must
+                               refuse (xsp/validate.h): `path` (block device /dev/../etc/shadow),
+                               `domain` (a backend domain other than its registered policy
+                               allows), `newline` (a file path with a newline in it)
 
     THE ASYNC PATTERN (Volume.resize): the handler checks the arguments and answers errors
     at once; otherwise it keeps the call (its args stay valid until it is answered), arms a
@@ -65,6 +71,7 @@ static struct {
     unsigned resize_delay_ms;
     unsigned seed;
     const char *image_dir;              /* --image-dir, or NULL */
+    const char *evil;                   /* --evil-attach MODE, or NULL */
     xsp_plugin_t *plugin;
     unsigned long resizes_in_progress;
     unsigned long sessions;             /* on_connected calls: one per (re)subscribe */
@@ -727,6 +734,14 @@ static int datapath_attach(void *ctx, xsp_storage_call_t *call, const xsp_datapa
     b.domain.domid = xsp_plugin_domid(g.plugin);
     b.domain.source = XSP_BACKEND_DOMAIN_SOURCE_PLUGIN_DOMAIN;
     b.implementations = (xsp_implementation_list_t) { 4, impl };
+    if (g.evil && strcmp(g.evil, "path") == 0) {
+        impl[1].u.block_device.path = "/dev/../etc/shadow";
+    } else if (g.evil && strcmp(g.evil, "domain") == 0) {
+        b.domain.domid = xsp_plugin_domid(g.plugin) + 7;
+    } else if (g.evil && strcmp(g.evil, "newline") == 0) {
+        snprintf(file, sizeof file, "/tmp/x\nhotplug-status = connected");
+        impl[g.image_dir ? 0 : 2].u.file.path = file;
+    }
     int rc = xsp_datapath_attach_reply(call, &b);
     pthread_mutex_unlock(&g.mu);
     return rc;
@@ -878,6 +893,14 @@ static int on_option(void *ctx, const char *name, const char *value)
         }
         return 0;
     }
+    if (strcmp(name, "evil-attach") == 0) {
+        if (strcmp(value, "path") && strcmp(value, "domain") && strcmp(value, "newline")) {
+            fprintf(stderr, "xsp-test-plugin: --evil-attach takes path, domain or newline, not '%s'\n", value);
+            return -1;
+        }
+        g.evil = value;
+        return 0;
+    }
     if (strcmp(name, "image-dir") == 0) {
         static char dir[4096];
         snprintf(dir, sizeof dir, "%s", value);
@@ -949,6 +972,7 @@ static const xsp_plugin_option_t options[] = {
     { "seed-volumes", "N", "start with SR mem://seed attached, holding volumes vol-0 .. vol-N-1" },
     { "resize-delay-ms", "N", "how long Volume.resize takes, answered later from a timer (100)" },
     { "image-dir", "DIR", "Datapath.attach offers DIR/KEY.img (made sparse) first, as a file" },
+    { "evil-attach", "MODE", "Datapath.attach answers an unsafe backend: path, domain or newline" },
     { NULL, NULL, NULL },
 };
 

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <zmq.h>
+
 #include "xsp/xsp.h"
 #include "xsp_test.h"
 
@@ -124,6 +126,28 @@ int main(void)
     pthread_join(th, NULL);
     xsp_server_destroy(&srv);
     free(big);
+
+    /* a client and a server sharing the application's libzmq context (one I/O thread):
+       calls work, and neither terminates the lent context (zmq_ctx_term would block or
+       fail if a session had left a socket open; a second term would fail) */
+    void *zctx = zmq_ctx_new();
+    CHECK(zctx != NULL);
+    xsp_server_opts_t so = { .endpoint = sw.endpoint, .name = "shared-srv", .zmq_ctx = zctx };
+    srv = xsp_server_new_opts(&so, &err);
+    CHECK_MSG(srv, "%s", err.msg);
+    CHECK_EQ(xsp_server_subscribe(srv, "echo", 4, echo, NULL, &err), XSP_OK);
+    CHECK(pthread_create(&th, NULL, serve, srv) == 0);
+    xsp_client_opts_t sco = { .endpoint = sw.endpoint, .name = "shared-cli", .zmq_ctx = zctx };
+    c = xsp_client_new_opts(&sco, &err);
+    CHECK_MSG(c, "%s", err.msg);
+    CHECK_EQ(xsp_client_call(c, "echo", "shared", 6, NULL, &r, &err), XSP_OK);
+    CHECK(r.len == 6 && memcmp(r.body, "shared", 6) == 0);
+    xsp_reply_dispose(&r);
+    xsp_client_destroy(&c);
+    xsp_server_stop(srv);
+    pthread_join(th, NULL);
+    xsp_server_destroy(&srv);
+    CHECK_EQ(zmq_ctx_term(zctx), 0);
     CHECK_EQ(xsp_test_switch_stop(&sw), 0);
     puts("ok");
     return 0;

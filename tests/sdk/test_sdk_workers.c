@@ -80,6 +80,14 @@ int main(void)
     CHECK_EQ(xsp_server_set_workers(s, 2, &err), XSP_E_INVALID_ARGUMENT);   /* once only */
     /* credit 64 is capped at the 4 workers: never more requests than can run */
     CHECK_EQ(xsp_server_subscribe(s, "sleepy", 64, sleepy, NULL, &err), XSP_OK);
+    {   /* workers after a subscription: refused (its credit was not capped at them) */
+        xsp_server_t *late = xsp_server_new(sw.endpoint, "late", NULL, 0, &err);
+        CHECK_MSG(late, "%s", err.msg);
+        CHECK_EQ(xsp_server_subscribe(late, "late-queue", 8, sleepy, NULL, &err), XSP_OK);
+        CHECK_EQ(xsp_server_set_workers(late, 2, &err), XSP_E_INVALID_ARGUMENT);
+        CHECK(strstr(err.msg, "before subscribing") != NULL);
+        xsp_server_destroy(&late);
+    }
     pthread_t th;
     CHECK(pthread_create(&th, NULL, serve, s) == 0);
 

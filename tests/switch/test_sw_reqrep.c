@@ -141,6 +141,37 @@ static void spec_example(void)
     swt_stop(sw);
 }
 
+/*  A peer cannot answer (forge) a request that was not delivered to it: its REPLY is
+    dropped and counted (late_replies), nobody receives it, and the real server's answer
+    still reaches the client. */
+static void foreign_reply(void)
+{
+    swt_switch_t *sw = swt_start(NULL);
+    rp_t *srv = rp_open(sw->endpoint, "srv", "server");
+    rp_t *thief = rp_open(sw->endpoint, "thief", "server");
+    rp_t *c = rp_open(sw->endpoint, "c", "client");
+    rp_subscribe(srv, "q", 8);
+    rp_subscribe(thief, "other", 8);
+    rp_request(c, 7, "q", 0, 0, "", "secret", 6);
+    rp_msg_t d = { 0 };
+    rp_expect_deliver(srv, &d);
+    rp_reply(thief, d.h.msg_id, 0, "forged", 6);        /* a msg_id it guessed or saw */
+    rp_expect_nothing(c, 200);
+    CHECK_U(swd_now_u(c, "counters.late_replies"), ==, 1);
+    rp_reply(srv, d.h.msg_id, 0, "genuine", 7);
+    rp_msg_t r = { 0 };
+    rp_expect_result(c, &r, 7);
+    CHECKF(r.payload_len == 7 && memcmp(r.payload, "genuine", 7) == 0, "client got '%.*s'",
+           (int) r.payload_len, (char *) r.payload);
+    rp_msg_clear(&d);
+    rp_msg_clear(&r);
+    rp_expect_nothing(thief, 50);
+    rp_bye(c);
+    rp_bye(thief);
+    rp_bye(srv);
+    swt_stop(sw);
+}
+
 static void routing(void)
 {
     swt_switch_t *sw = swt_start(NULL);
@@ -257,6 +288,7 @@ int main(int argc, char **argv)
         { "roundtrip", roundtrip, false },
         { "spec_example", spec_example, false },
         { "routing", routing, false },
+        { "foreign_reply", foreign_reply, false },
         { "queue_on_first_use", queue_on_first_use, false },
         { "wait_for_server", wait_for_server, false },
         { NULL, NULL, false },

@@ -264,7 +264,7 @@ int xsp_dec_enum(const msgpack_object *o, const char *const *names, size_t n, co
     if (o->type != MSGPACK_OBJECT_STR)
         return type_error(o, "string", p, err);
     for (size_t i = 0; i < n; i++)
-        if (strlen(names[i]) == o->via.str.size && memcmp(names[i], o->via.str.ptr, o->via.str.size) == 0) {
+        if (xsp_name_eq(names[i], o->via.str.ptr, o->via.str.size)) {
             *out = (int) i;
             return XSP_OK;
         }
@@ -284,10 +284,10 @@ int xsp_dec_key(const msgpack_object_kv *kv, const char *const *keys, size_t n, 
         return xsp_dec_fail(err, p, "map key is %s, expected string", xsp_mp_type_name(&kv->key));
     k = kv->key.via.str.ptr;
     klen = kv->key.via.str.size;
-    if (skip && strlen(skip) == klen && memcmp(skip, k, klen) == 0)
+    if (skip && xsp_name_eq(skip, k, klen))
         return XSP_OK;
     for (size_t i = 0; i < n; i++)
-        if (strlen(keys[i]) == klen && memcmp(keys[i], k, klen) == 0) {
+        if (xsp_name_eq(keys[i], k, klen)) {
             if (seen[i]) {
                 xsp_path_t sub = xsp_path_field(p, keys[i]);
                 return xsp_dec_fail(err, &sub, "duplicate field");
@@ -327,6 +327,9 @@ int xsp_dec_kind(const msgpack_object *o, const char *const *names, size_t n, co
     }
     if (found == NULL)
         return xsp_dec_fail(err, &sub, "required field is missing");
+    if (xsp_dec_enum(found, names, n, what, kind, &sub, NULL) == XSP_OK)
+        return XSP_OK;
+    /* the "<what> kind" label only when a message needs it */
     snprintf(kindname, sizeof kindname, "%s kind", what);
     return xsp_dec_enum(found, names, n, kindname, kind, &sub, err);
 }

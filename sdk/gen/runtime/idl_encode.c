@@ -12,6 +12,33 @@
 int xsp_pk_str(msgpack_packer *pk, const char *s)
 {
     size_t n = s ? strlen(s) : 0;
+    if (pk->callback == xsp_packbuf_write) {
+        /* the common case: header and bytes straight into the buffer, no callbacks */
+        xsp_packbuf_t *b = pk->data;
+        if (!b->failed && n <= UINT32_MAX && b->cap - b->len >= n + 5) {
+            unsigned char *p = (unsigned char *) b->data + b->len;
+            if (n < 32) {
+                *p++ = (unsigned char) (0xa0u | n);
+            } else if (n < 0x100) {
+                *p++ = 0xd9;
+                *p++ = (unsigned char) n;
+            } else if (n < 0x10000) {
+                *p++ = 0xda;
+                *p++ = (unsigned char) (n >> 8);
+                *p++ = (unsigned char) n;
+            } else {
+                *p++ = 0xdb;
+                *p++ = (unsigned char) (n >> 24);
+                *p++ = (unsigned char) (n >> 16);
+                *p++ = (unsigned char) (n >> 8);
+                *p++ = (unsigned char) n;
+            }
+            if (n)
+                memcpy(p, s, n);
+            b->len = (size_t) ((char *) p + n - b->data);
+            return 0;
+        }
+    }
     int rc = msgpack_pack_str(pk, n);
     if (rc == 0 && n)
         rc = msgpack_pack_str_body(pk, s, n);

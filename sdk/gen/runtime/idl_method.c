@@ -13,7 +13,7 @@
 const xsp_method_info_t *xsp_method_find(const xsp_method_info_t *table, size_t n, const char *name, size_t len)
 {
     for (size_t i = 0; i < n; i++)
-        if (strlen(table[i].name) == len && memcmp(table[i].name, name, len) == 0)
+        if (xsp_name_eq(table[i].name, name, len))
             return &table[i];
     return NULL;
 }

@@ -21,6 +21,18 @@
     XSP_CALL_AT_MOST_ONCE (it may or may not have run).  Calls started while there is no
     session wait locally and are sent once one is up (their own timeout still runs).
 
+    Persistent calls (XSP_CALL_PERSISTENT; a switch run with --state-dir, docs/protocol.md
+    §6.1, docs/reliability.md): the switch journals the request (fdatasync, shared by a
+    batch) and says ACCEPTED before queueing it; xsp_client_accepted() tells.  A call the
+    switch ACCEPTED survives a switch crash: after the restart it is neither resent nor
+    failed but keeps waiting for its answer, which the restarted switch sends to this
+    client's identity (xsp_client_opts_t.identity) — so persistent calls need an
+    identity: without one, an accepted call outstanding at a reconnect fails with
+    XSP_E_DISCONNECTED (the switch still runs it, but its answer cannot reach us).  A
+    persistent call not yet ACCEPTED at a reconnect is resent like any other (at least
+    once; AT_MOST_ONCE ones fail as above).  A duplicate answer after a switch crash is
+    dropped (its call is no longer outstanding).
+
     Errors are values (xsp/error.h): a call ends with exactly one of
       XSP_OK            the server answered with status 0; reply->body is the answer;
       XSP_E_APPLICATION the server answered with status != 0 (1 = its own error); the reply
@@ -66,6 +78,19 @@ typedef struct {
     uint32_t domid;         /* domain the caller runs in (a claim); 0 = dom0 */
     int connect_timeout_ms; /* wait for WELCOME: 0 = XSP_CONNECT_TIMEOUT_MS;
                                -1 = do not wait (calls wait locally until connected) */
+    const char *identity;   /* this client's identity (its ZeroMQ routing id, 1-255
+                               bytes, not starting with a 0 byte), stable across
+                               reconnects AND across restarts of this process: answers to
+                               persistent calls follow it.  Unique among the switch's
+                               peers.  NULL = none (libzmq's generated id).  With an
+                               identity, call ids start from a clock-derived value so a
+                               restarted process never mistakes an answer meant for its
+                               previous life for one of its own calls. */
+    void *zmq_ctx;          /* NULL = the client creates its own libzmq context (and with
+                               it an I/O thread).  Else a context to share (e.g. with the
+                               process's servers: one I/O thread for all, cheaper when they
+                               share a core); borrowed: it must outlive the client, which
+                               never terminates it. */
 } xsp_client_opts_t;
 
 /*  Connect and say HELLO, waiting up to XSP_CONNECT_TIMEOUT_MS for WELCOME.
@@ -73,7 +98,8 @@ typedef struct {
     5000 ms", XSP_E_TOO_MANY_PEERS. */
 xsp_client_t *xsp_client_new(const char *endpoint, const char *name, xsp_error_t *err);
 xsp_client_t *xsp_client_new_opts(const xsp_client_opts_t *opts, xsp_error_t *err);
-/*  Say BYE and free everything.  Outstanding calls are dropped without callbacks.
+/*  Say BYE and free everything.  Outstanding calls are dropped without callbacks (their
+    drop hooks run: see xsp_client_send_ctx).
     *self_p becomes NULL; NULL or *NULL is a no-op.  Not from inside a callback. */
 void xsp_client_destroy(xsp_client_t **self_p);
 
@@ -86,6 +112,7 @@ bool xsp_client_connected(const xsp_client_t *self);
 /* ------------------------------------------------------------------ calls */
 
 #define XSP_CALL_AT_MOST_ONCE  0x1u             /* = XSP_FLAG_AT_MOST_ONCE on the wire */
+#define XSP_CALL_PERSISTENT    0x2u             /* = XSP_FLAG_PERSISTENT: journaled first */
 #define XSP_CALL_DEFAULT_TIMEOUT_MS 30000u
 #define XSP_TIMEOUT_INFINITE   UINT32_MAX       /* for timeout_ms / wait_ms */
 #define XSP_CALL_GRACE_MS      500u             /* default wait_ms = timeout_ms + this */
@@ -99,7 +126,7 @@ typedef struct {
         0 = timeout_ms + XSP_CALL_GRACE_MS (so the switch's `expired` normally arrives
         first; infinite when timeout_ms is).  Counted from the send call. */
     uint32_t wait_ms;
-    unsigned flags;         /* XSP_CALL_AT_MOST_ONCE */
+    unsigned flags;         /* XSP_CALL_AT_MOST_ONCE, XSP_CALL_PERSISTENT */
     const char *dbg;        /* free text recorded in traces and passed to the server
                                (<= 1024 bytes); NULL = "" */
 } xsp_call_opts_t;
@@ -142,9 +169,31 @@ typedef void xsp_done_fn(xsp_client_t *client, uint64_t call_id, const xsp_error
 int xsp_client_send(xsp_client_t *self, const char *queue, const void *body, size_t len,
                     const xsp_call_opts_t *opts, xsp_done_fn *cb, void *arg,
                     uint64_t *call_id, xsp_error_t *err);
-/*  Forget a call: its callback will not run; a late answer is ignored (the switch may
-    still deliver the request).  Returns 0, or -1 if the call is not outstanding. */
+/*  A call's context released without its callback (see xsp_client_send_ctx). */
+typedef void xsp_drop_fn(void *ctx);
+
+/*  xsp_client_send with a per-call context that lives and dies with the call, for layers
+    on top of the client (the typed stubs of xsp/stub.h use it):  *ctx gets ctx_size
+    zeroed, max_align_t-aligned bytes kept inside the call itself (no allocation of their
+    own), and cb gets ctx as its arg.  The context is the client's memory: it is valid
+    until the call ends and is freed with it, exactly once, however it ends:
+      - completion: cb(…, ctx) runs, then the memory is freed;
+      - xsp_client_cancel() or xsp_client_destroy(): cb does not run; drop(ctx) runs (when
+        drop is not NULL, e.g. to release what the caller stored in ctx), then the memory
+        is freed.
+    Fill *ctx right after a successful return: no callback runs before the next
+    xsp_client_process().  On failure (an error code, as xsp_client_send) *ctx is NULL and
+    neither cb nor drop ever runs. */
+int xsp_client_send_ctx(xsp_client_t *self, const char *queue, const void *body, size_t len,
+                        const xsp_call_opts_t *opts, xsp_done_fn *cb, size_t ctx_size,
+                        xsp_drop_fn *drop, void **ctx, uint64_t *call_id, xsp_error_t *err);
+/*  Forget a call: its callback will not run (its drop hook does, for a call made with
+    xsp_client_send_ctx); a late answer is ignored (the switch may still deliver the
+    request).  Returns 0, or -1 if the call is not outstanding. */
 int xsp_client_cancel(xsp_client_t *self, uint64_t call_id);
+/*  True once the switch said ACCEPTED for this outstanding persistent call (it is in the
+    switch's journal); false for any other call or when call_id is not outstanding. */
+bool xsp_client_accepted(const xsp_client_t *self, uint64_t call_id);
 /*  Number of outstanding calls. */
 size_t xsp_client_outstanding(const xsp_client_t *self);
 

@@ -1,10 +1,7 @@
-/*  xsp/endpoint.h — where the switch is, and how to prove who we are to it: the one
-    endpoint rule every xsp tool follows.
+/*  xsp/endpoint.h — where the switch is: the one endpoint rule every xsp tool follows.
 
-    Owns: the default run directory, the choice of the switch endpoint, and the process's
-    CURVE settings for tcp endpoints (docs/security.md).
-    Never touches: the connection itself (the session creates the socket and calls
-    xsp_endpoint_secure on it before connecting).  Only xsp_endpoint_secure reads files.
+    Owns: the default run directory and the choice of the switch endpoint.
+    Never touches: sockets, the heap, the file system (nothing is created or checked).
 
     The rule, first match wins:
       1. an explicit endpoint (a --switch argument, an API argument);
@@ -22,8 +19,6 @@
 #define XSP_ENDPOINT_H
 
 #include <stddef.h>
-
-#include "xsp/error.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -44,26 +39,6 @@ int xsp_default_run_dir(char *buf, size_t cap);
     else $XSP_SWITCH, else ipc://RUN_DIR/switch.sock.  Returns 0, or -1 when buf is too
     small (truncated, terminated). */
 int xsp_endpoint_resolve(const char *explicit_or_null, char *buf, size_t cap);
-
-/*  CURVE for tcp endpoints (a switch started with --curve-keys refuses anything else).
-    Process-wide, first match wins:
-      1. xsp_endpoint_set_curve(cert, switch_key) (plugins: --curve-cert, --switch-key);
-      2. the environment: XSP_CURVE_CERT and XSP_SWITCH_KEY.
-    cert: this process's certificate as made by `xsp keygen NAME DIR` — DIR/NAME.key (the
-    secret half DIR/NAME.key_secret is read; either name may be given).
-    switch_key: the switch's public certificate, DIR/switch.key.
-    ipc endpoints never use CURVE (the switch checks the peer's uid).  Thread-safe. */
-#define XSP_CURVE_CERT_ENV "XSP_CURVE_CERT"
-#define XSP_SWITCH_KEY_ENV "XSP_SWITCH_KEY"
-/*  Set (both non-NULL) or clear (both NULL) the process's CURVE files; they are read at
-    each connection.  Returns 0, or -1 + err when only one is given or a path is too long. */
-int xsp_endpoint_set_curve(const char *cert, const char *switch_key, xsp_error_t *err);
-
-/*  Prepare a libzmq socket (before zmq_connect) for endpoint: for a tcp:// endpoint with
-    CURVE configured, load both certificates and make the socket a CURVE client.  Returns 0
-    (also when nothing applies), or -1 + err (XSP_E_INVALID_ARGUMENT naming the file) when
-    a certificate cannot be loaded. */
-int xsp_endpoint_secure(void *zmq_socket, const char *endpoint, xsp_error_t *err);
 
 #ifdef __cplusplus
 }

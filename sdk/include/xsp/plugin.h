@@ -5,15 +5,18 @@
     the plugin's handler table (xsp_storage_ops_t, generated from sdk/idl/storage.idl), a
     small event loop with timers for handlers that answer LATER, SIGTERM/SIGINT handling
     and a clean shutdown (exit status 0).
-    Never touches: what the handlers do (the plugin's code), the registrar (see HOOK below).
+    Never touches: what the handlers do (the plugin's code); the registrar calls live in
+    sdk/plugin_reg.c (see REGISTRATION below).
 
     A plugin author writes the handlers and:
 
         static const xsp_storage_ops_t ops = { .datapath_attach = attach, ... };
         int main(int argc, char **argv)
         {
+            static const char *const schemes[] = { "file", NULL };
             static const xsp_plugin_def_t def = {
                 .name = "file", .description = "raw image files", .ops = &ops,
+                .schemes = schemes,     // registers with the registrar for file: URIs
             };
             return xsp_plugin_main(argc, argv, &def);
         }
@@ -21,19 +24,25 @@
     Common options (def may add its own, see xsp_plugin_option_t):
         --switch ENDPOINT   the switch (default: $XSP_SWITCH, else ipc://RUN_DIR/switch.sock)
         --queue NAME        queue to serve (default def->queue, else org.xen.xsp.storage.NAME)
-        --domain N          the domid this plugin runs in, claimed in HELLO (default 0); a
-                            switch with security on reports its authenticated domid instead
-        --curve-cert FILE   this plugin's CURVE certificate (`xsp keygen`), for tcp endpoints
-        --switch-key FILE   the switch's public key, for tcp endpoints (docs/security.md)
+        --domain N          the domid this plugin runs in, claimed in HELLO (default 0)
         --log-level L       err, warn, info (default) or debug
         --syslog            log to syslog (daemon facility) instead of stderr
         --foreground        accepted for compatibility: the plugin ALWAYS runs in the
                             foreground.  It never forks, detaches or writes a pid file; run
                             it under a supervisor (systemd Type=exec, runit, a toolstack).
-        --credit N          requests delivered at once (default: the worker count, else 64)
+        --credit N          requests delivered at once (default: the worker count, else 64);
+                            with --workers N it is at most N (a larger value is lowered to N,
+                            logged); with --workers 0 it is exactly N, requests answered
+                            later included
         --workers N         0 = handlers run in the event loop (they must not block: answer
                             later from a timer or an fd instead); N = a pool of N threads for
                             handlers that block (credit is then at most N)
+        --scheme S          register as serving URI scheme S (repeatable; replaces
+                            def->schemes)
+        --backend-domain D  where backends run: own (default: the --domain the plugin runs
+                            in), a domid (a fixed backend domain) or on-demand
+        --registrar QUEUE   the registrar's queue (default org.xen.xsp.registrar)
+        --no-register       do not register (also: no schemes at all)
         --help, --version
     Exit status: 0 after SIGTERM/SIGINT or xsp_plugin_stop(); 1 when the plugin cannot start
     (no switch within 5 s, init failed); 2 for a usage error (bad option or queue name).
@@ -45,16 +54,30 @@
     (I/O, a child process, a delay) keeps its xsp_storage_call_t and answers later, e.g. from
     a timer (xsp_plugin_after), so a slow call never blocks the others.
 
-    Shutdown (SIGTERM/SIGINT): the queue is unsubscribed (the switch keeps new requests for
+    Shutdown (SIGTERM/SIGINT): the registration is withdrawn, the queue is unsubscribed (the switch keeps new requests for
     another instance), every pending timer fires at once with xsp_plugin_stopping() true so
     held calls get answered, calls in progress get up to 3 s to finish, then def->fini runs,
     the session ends with BYE and xsp_plugin_main returns 0.
 
-    HOOK — registration with the registrar (a later issue): after every (re)subscribe (at
-    start and after each reconnection to a restarted switch), libxsp calls its internal
-    plugin_register(), a documented no-op for now; it will announce the plugin (name, queue,
-    schemes, domain) to the registrar.  def->on_connected is called right after it, on the
-    loop thread, for plugins that need to (re)announce something themselves.
+    REGISTRATION (docs/registrar.md, "The SDK side"): with at least one scheme, the plugin
+    registers as xsp-plugin-NAME (its peer name) with its queue, schemes, kinds, version,
+    backend policy and features, from a second session on the switch that claims the same
+    --domain (the registrar takes the domain from the switch).  Nothing of it blocks the
+    loop: Registrar.register is sent asynchronously after every (re)subscribe — at start
+    and after each new session with a restarted switch.  While the registrar is absent the
+    request waits in its queue (10 s), then is sent again with a backoff (1 s doubling to
+    30 s); a refusal (permission-denied, invalid-argument) is logged with the registrar's
+    sentence and retried every 60 s (the policy may change).  From just before the first
+    register on, a Registrar.watch long poll (5 s) is kept outstanding: a new boot_id means the registrar
+    restarted (re-register), a `removed` event for our id means the registrar dropped us
+    (re-register after 1 s), a `changed` event for our name from another queue means another
+    instance replaced us (logged; we stop re-registering until the next switch session).
+    Every outcome is logged (info: registered, with the id; err: refusals; warn: the
+    registrar not answering, first time).  Clean exit (SIGTERM/SIGINT): Registrar.unregister
+    first (waiting at most 2 s), then the unsubscribe and drain below.  After a crash the
+    registrar notices the queue has no consumer and drops the registration.
+    def->on_connected is called after every (re)subscribe, on the loop thread, for plugins
+    that need to (re)announce something themselves.
 
     THREAD-SAFETY: xsp_plugin_after(), xsp_plugin_stop() and the read-only accessors may be
     called from any thread (handlers on workers included); the rest from the loop thread.
@@ -119,7 +142,7 @@ typedef struct xsp_plugin_def {
 
     /*  Connected, before subscribing: set up state, timers.  Non-zero = exit status 1. */
     int (*init)(void *ctx, xsp_plugin_t *plugin);
-    /*  After every (re)subscribe, on the loop thread (see HOOK above). */
+    /*  After every (re)subscribe, on the loop thread (see REGISTRATION above). */
     void (*on_connected)(void *ctx, xsp_plugin_t *plugin);
     /*  After the loop and the drain, before disconnecting: release state. */
     void (*fini)(void *ctx, xsp_plugin_t *plugin);
@@ -152,6 +175,10 @@ const char *xsp_plugin_queue(const xsp_plugin_t *plugin);
 const char *xsp_plugin_name(const xsp_plugin_t *plugin);
 uint32_t xsp_plugin_domid(const xsp_plugin_t *plugin);
 unsigned xsp_plugin_workers(const xsp_plugin_t *plugin);
+/*  The backend-domain policy in force (--backend-domain, else def->backend_domain): NULL or
+    "own", a domid in decimal, or "on-demand" (already checked by the option parser).  A
+    plugin's Datapath.attach answers its backend domain from it. */
+const char *xsp_plugin_backend_domain(const xsp_plugin_t *plugin);
 
 #ifdef __cplusplus
 }

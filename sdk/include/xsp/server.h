@@ -22,7 +22,8 @@
     block).  The I/O thread still owns the socket; replies made on any thread are queued
     and sent by the I/O thread (it is woken through the pollable fd).  With n workers each
     subscription's credit is capped at n, so a server never takes more requests than it
-    can run at once.
+    can run at once (a handler that returns without answering still holds its credit
+    until it answers).  Without workers the credit is what the caller asked for.
 
     THREAD-SAFETY: the server is used by one thread (the "I/O thread": the one calling
     run/process/subscribe/destroy).  Exceptions, callable from any thread:
@@ -59,20 +60,35 @@ typedef void xsp_handler_fn(xsp_server_t *server, xsp_request_t *req, void *arg)
     name NULL = "xsp-server", role NULL = "server".  NULL + err on failure. */
 xsp_server_t *xsp_server_new(const char *endpoint, const char *name, const char *role,
                              uint32_t domid, xsp_error_t *err);
+
+/*  The same with every setting in one struct (zero-initialise it; NULL opts = defaults). */
+typedef struct {
+    const char *endpoint;   /* NULL = the xsp/endpoint.h rule */
+    const char *name;       /* NULL = "xsp-server" */
+    const char *role;       /* NULL = "server" */
+    uint32_t domid;
+    void *zmq_ctx;          /* NULL = an own libzmq context; else one to share, borrowed
+                               (see xsp_client_opts_t.zmq_ctx) */
+} xsp_server_opts_t;
+xsp_server_t *xsp_server_new_opts(const xsp_server_opts_t *opts, xsp_error_t *err);
 /*  Stop workers (waits for running handlers to return), say BYE (the switch gives our
     unanswered requests to other servers), free everything.  *self_p becomes NULL. */
 void xsp_server_destroy(xsp_server_t **self_p);
 
-/*  Serve queue: up to `credit` requests at a time (1.. the switch's max_credit; with
-    workers, at most the worker count).  Subscribing a queue again adds credit and
-    replaces the handler.  Returns 0 or an error code (bad queue name). */
+/*  Serve queue: up to `credit` requests at a time.  The credit used is what was asked
+    (0 counts as 1), lowered (logged at info) to the switch's max_credit and, only when
+    the server has workers, to the worker count; without workers it is exactly what was
+    asked, so handlers that answer LATER keep that many requests in hand.  Subscribing a
+    queue again adds credit and replaces the handler.  Returns 0 or an error code (bad
+    queue name). */
 int xsp_server_subscribe(xsp_server_t *self, const char *queue, unsigned credit,
                          xsp_handler_fn *fn, void *arg, xsp_error_t *err);
 /*  Stop taking requests from queue; requests already delivered may still be answered. */
 int xsp_server_unsubscribe(xsp_server_t *self, const char *queue, xsp_error_t *err);
 
 /*  Run handlers on n worker threads (0 = on the I/O thread, the default).  Call before
-    subscribing; may be called once.  Returns 0 or an error code. */
+    subscribing (after, it fails with XSP_E_INVALID_ARGUMENT: the credit already asked for
+    was not capped at n); may be called once.  Returns 0 or an error code. */
 int xsp_server_set_workers(xsp_server_t *self, unsigned n, xsp_error_t *err);
 
 /*  Blocking loop: returns 0 after xsp_server_stop() or SIGINT/SIGTERM (handlers for those

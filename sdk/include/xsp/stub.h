@@ -24,11 +24,9 @@
     with the method's _result_dispose / xsp_error_reply_dispose.  In an asynchronous
     completion, result and error_reply are borrowed for the duration of the callback.
 
-    KNOWN LIMITATION: an asynchronous stub call holds a small context (method row, callback,
-    result storage) that is freed when its completion runs.  xsp_client_cancel() and
-    xsp_client_destroy() drop calls without running completions, so cancelling a stub call
-    or destroying a client with stub calls outstanding leaks that context (≈100 bytes per
-    call) until client.c offers a drop hook.
+    An asynchronous stub call keeps its small context (method row, callback, result
+    storage) inside the client's call (xsp_client_send_ctx), so it is freed exactly once
+    however the call ends: completion, xsp_client_cancel() or xsp_client_destroy().
 */
 #ifndef XSP_STUB_H
 #define XSP_STUB_H

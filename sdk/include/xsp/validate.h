@@ -1,40 +1,33 @@
-/*  xsp/validate.h — dom0 does not trust plugins: check what a plugin answered before a
-    toolstack acts on it (docs/security.md "Plugin answers").
+/*  xsp/validate.h — dom0 does not trust plugins: check an answer before acting on it.
 
-    Owns: the rules a plugin's Datapath.attach answer must meet.  Never touches: the wire,
-    the registrar, the answer itself (read only).
+    Owns: the rules a toolstack applies to what a storage plugin returns before it uses
+    it (docs/security.md "What dom0 checks").  Today: Datapath.attach's backend.
+    Never touches: the network, the registrar (the caller passes the plugin's
+    registration as resolved), the answer itself (only read).
 
-    xsp_validate_attach_result(who, r, err): who is the registrar's resolve answer for the
-    plugin that answered (its domain and registered backend policy: the registrar recorded
-    the domid the switch authenticated, never one the plugin chose).  The answer r passes
-    when ALL of these hold:
-      backend domain   below 32752 (Xen's first reserved domid), and
-                       - policy fixed:      exactly the registered backend domid;
-                       - policy own_domain: the plugin's own domain;
-                       - policy on_demand:  any domain, but not dom0 unless the plugin itself
-                                            runs in dom0;
-                       source plugin_domain only with the plugin's own domid;
-                       domain_uuid (optional) 1-64 characters of [0-9A-Fa-f-].
-      implementations  1 to 16, each:
-                       - block_device: an absolute normalized path under /dev/ (no `.` or
-                         `..` component, no `//`, no trailing `/`);
-                       - file: an absolute normalized path (same rules, anywhere);
-                       - nbd: a URI starting nbd:// or nbd+unix://;
-                       - xen_disk: backend_type 1-64 of [a-z0-9_-]; extra keys 1-256 of
-                         [A-Za-z0-9_.-] (no `/`: they stay under sm-data);
-                       no string anywhere holds a control character (0x00-0x1f, 0x7f).
-    Returns XSP_OK; else XSP_E_PERMISSION_DENIED (a backend domain the plugin may not name)
-    or XSP_E_INVALID_ARGUMENT (a malformed path, URI or key), with a sentence naming the
-    plugin, the field and the value.
+    The by-URI stubs (xsp/storage_by_uri.h) apply it to every Datapath.attach answer: a
+    violation turns the call into XSP_E_PERMISSION_DENIED and the answer is dropped.
+    block-xsp applies it too.  Call it yourself when addressing a plugin by queue.
 
-    Where it is called: by the by-URI Datapath.attach path (sdk/resolve.c) on every
-    successful answer, before the result reaches the caller; a toolstack calling a plugin
-    queue directly must call it itself.  Thread-safe (pure).
+    Rules for a backend (xsp_backend_t) from plugin `who`:
+      - the backend domain agrees with the plugin's registered backend policy: `fixed` D →
+        domid D; `own_domain` → the domain the plugin runs in (who->domid); `on_demand` →
+        any domain, but dom0 only for a plugin that itself runs in dom0;
+      - at least one implementation, at most 16;
+      - block_device.path: an absolute path under /dev/, no `.`/`..` components, no `//`;
+      - file.path: absolute, no `.`/`..` components, no `//`;
+      - xen_disk.backend_type: 1-32 of [a-z0-9_-]; params and extra keys/values without
+        control characters; extra keys 1-64 of [A-Za-z0-9_-];
+      - nbd.uri: `nbd:`, `nbd://`, `nbds://` or `nbd+unix://` … with no control characters
+        or spaces;
+      - no string longer than 4096 bytes or containing control characters (a newline in a
+        path would let a plugin forge xenstore or log lines).
+
+    Errors: XSP_E_PERMISSION_DENIED with a sentence naming the plugin, the field and why.
+    THREAD-SAFETY: pure functions, any thread.
 */
 #ifndef XSP_VALIDATE_H
 #define XSP_VALIDATE_H
-
-#include <stdbool.h>
 
 #include "xsp/error.h"
 #include "xsp/registrar.h"
@@ -44,12 +37,8 @@
 extern "C" {
 #endif
 
-int xsp_validate_attach_result(const xsp_resolve_result_t *who, const xsp_datapath_attach_result_t *r,
-                               xsp_error_t *err);
-
-/*  The path rule alone: absolute, normalized, no control characters; under_dev requires
-    the /dev/ prefix.  Exposed for plugins that want to check themselves. */
-bool xsp_validate_path(const char *path, bool under_dev);
+/*  Check b, the answer of plugin who to Datapath.attach.  Returns err->code. */
+int xsp_validate_backend(const xsp_resolve_result_t *who, const xsp_backend_t *b, xsp_error_t *err);
 
 #ifdef __cplusplus
 }

@@ -69,6 +69,25 @@ static inline xsp_path_t xsp_path_key(const xsp_path_t *up, const char *key, siz
     return p;
 }
 
+/*  A second ROOT step above `up` (itself a root) appends its text to the root's label:
+    xsp_path_suffix(&m, " result") under xsp_path_root("Datapath.attach") names the value
+    "Datapath.attach result" without formatting a label on every call. */
+static inline xsp_path_t xsp_path_suffix(const xsp_path_t *up, const char *text)
+{
+    xsp_path_t p = { up, XSP_PATH_ROOT_, text, 0 };
+    return p;
+}
+
+/*  True when the NUL-terminated name equals the len bytes at k (which may hold anything,
+    NULs included).  Stops at the first difference: no strlen over long key tables. */
+static inline bool xsp_name_eq(const char *name, const char *k, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (name[i] != k[i] || name[i] == '\0')
+            return false;
+    return name[len] == '\0';
+}
+
 /*  "<root>: a.b[1].c" or "<root>" into buf (always NUL-terminated); returns strlen. */
 size_t xsp_path_format(const xsp_path_t *p, char *buf, size_t size);
 
@@ -96,6 +115,16 @@ int xsp_idl_unpack(msgpack_unpacked *up, const void *buf, size_t len, const xsp_
                    xsp_error_t *err);
 /*  The validation alone: XSP_OK, or XSP_E_DECODE with the reason (and byte offset). */
 int xsp_idl_check_msgpack(const void *buf, size_t len, const xsp_path_t *root, xsp_error_t *err);
+
+/*  The two steps of xsp_idl_unpack, for callers that keep the tree in memory of their own
+    (on the stack, or inside a larger allocation) instead of a msgpack zone:
+    xsp_idl_check_count validates as xsp_idl_check_msgpack and sets *nobjs to the number of
+    msgpack_object slots the tree needs (at most len); xsp_idl_build then builds the tree
+    of the SAME validated bytes into *root, using pool[0 .. nobjs) for container elements.
+    Strings, bins and exts point into buf: keep buf and pool alive while using the tree. */
+int xsp_idl_check_count(const void *buf, size_t len, const xsp_path_t *root, xsp_error_t *err,
+                        size_t *nobjs);
+void xsp_idl_build(const void *buf, msgpack_object *pool, msgpack_object *root);
 
 /* ------------------------------------------------------------------ decoding */
 
@@ -141,6 +170,25 @@ void *xsp_dec_calloc(size_t n, size_t size, const xsp_path_t *p, xsp_error_t *er
 
 /*  In a generated encoder: return XSP_E_SYSTEM if a packer call fails. */
 #define XSP_PK(call) do { if ((call) != 0) return xsp_enc_io(err, path); } while (0)
+
+/*  xsp_packbuf_t: where encoders pack to.  Payloads up to XSP_PACKBUF_INLINE bytes stay
+    in the struct itself (on the caller's stack), larger ones move to the heap.
+    xsp_packbuf_init(b, pk) empties b and points pk (may be NULL) at it; the bytes are
+    b->data[0 .. b->len); b->failed after an allocation failure (the write then returns
+    -1, so the encoder fails with XSP_E_SYSTEM).  _dispose frees; _release hands the bytes
+    over as a malloc'd block (NULL if failed or out of memory) and empties b. */
+#define XSP_PACKBUF_INLINE 1024
+typedef struct {
+    char *data;
+    size_t len, cap;
+    bool failed;
+    char inline_[XSP_PACKBUF_INLINE];
+} xsp_packbuf_t;
+
+void xsp_packbuf_init(xsp_packbuf_t *b, msgpack_packer *pk);
+void xsp_packbuf_dispose(xsp_packbuf_t *b);
+void *xsp_packbuf_release(xsp_packbuf_t *b);
+int xsp_packbuf_write(void *data, const char *buf, size_t len);   /* msgpack_packer_write */
 
 int xsp_pk_str(msgpack_packer *pk, const char *s);          /* NULL packs "" */
 int xsp_pk_bool(msgpack_packer *pk, bool v);
