@@ -41,7 +41,7 @@
 #define SW_REGISTRAR_QUEUE "org.xen.xsp.registrar"
 
 typedef struct sw_policy sw_policy_t;
-typedef struct sw_rule sw_rule_t;
+typedef struct sw_rule sw_rule_t;      /* struct sw_rule: also named in switch.h */
 
 /*  Parse text (origin names it in errors).  NULL + "origin:LINE: sentence" in err. */
 sw_policy_t *sw_policy_parse(const char *text, size_t len, const char *origin, char *err,
