@@ -475,7 +475,9 @@ static void plugin_register(xsp_plugin_t *p)
         plugin_reg_subscribed(p->reg);
 }
 
-/*  After process(): a new WELCOME means server.c has just subscribed again. */
+/*  At start, and from server.c's new-session hook: it has just subscribed again and no
+    request of the new session has reached on_request yet, so def->on_connected runs before
+    any handler sees the new session.  Not while draining (we are leaving: no re-register). */
 static void check_session(xsp_plugin_t *p)
 {
     uint64_t id = xsp_server_peer_id(p->srv);
@@ -488,6 +490,14 @@ static void check_session(xsp_plugin_t *p)
     plugin_register(p);
     if (p->def->on_connected)
         p->def->on_connected(p->def->ctx, p);
+}
+
+static void on_session(xsp_server_t *s, void *arg)
+{
+    xsp_plugin_t *p = arg;
+    (void) s;
+    if (!atomic_load(&p->stop))
+        check_session(p);
 }
 
 static void on_request(xsp_server_t *s, xsp_request_t *req, void *arg)
@@ -543,7 +553,6 @@ static void run(xsp_plugin_t *p)
         wait_events(p, -1);
         xsp_server_process(p->srv);
         timers_run(p);
-        check_session(p);
         if (p->reg)
             plugin_reg_process(p->reg);
     }
@@ -639,6 +648,7 @@ int xsp_plugin_main(int argc, char **argv, const xsp_plugin_def_t *def)
             (unsigned long long) xsp_server_peer_id(p.srv), p.domid, p.workers, p.credit);
     registration_start(&p);
     check_session(&p);
+    xsp_server_on_session(p.srv, on_session, &p);
     run(&p);
     drain(&p);
     if (def->fini)

@@ -82,6 +82,8 @@ struct xsp_server {
     _Atomic uint64_t max_payload;   /* from the last WELCOME; read by any thread */
     unsigned nworkers;
     pthread_t *workers;
+    xsp_server_session_fn *session_fn;  /* the new-session hook (I/O thread) */
+    void *session_arg;
 };
 
 /*  The server whose process() runs on this thread right now (replies go out directly). */
@@ -473,6 +475,15 @@ static void on_welcome(void *owner, bool renewed)
             send_subscribe(s, b, b->credit);
         }
     }
+    /* before returning to the session, which then delivers the new session's requests */
+    if (renewed && s->session_fn)
+        s->session_fn(s, s->session_arg);
+}
+
+void xsp_server_on_session(xsp_server_t *s, xsp_server_session_fn *fn, void *arg)
+{
+    s->session_fn = fn;
+    s->session_arg = arg;
 }
 
 /* ================================================================ life */

@@ -53,6 +53,8 @@ static void on_hello(sw_t *sw, sw_peer_t *p, const void *rid, size_t rid_len, co
     w.sw_version = XSP_STR(XSP_VERSION);
     w.boot_id = sw->boot_id;
     sw_send(sw, p, &w, NULL);
+    /* the peer says nothing before it has our WELCOME: its silence starts now */
+    p->last_seen_ns = sw->now_ns = sw_now_ns();
     if (sw->dur)
         sw_durable_attach(sw, p);       /* requests and answers kept for this identity */
 }
@@ -304,9 +306,6 @@ int sw_dispatch(sw_t *sw, int budget)
 {
     int n;
     for (n = 0; n < budget; n++) {
-        /* one clock read per 16 messages: timestamps stay within a few microseconds */
-        if ((n & 15) == 0)
-            sw->now_ns = sw_now_ns();
         if (!sw->spare && !(sw->spare = sw_msg_alloc(sw))) {
             xsp_log(XSP_LOG_ERR, "out of memory for an incoming message; not reading for now");
             break;
@@ -318,6 +317,9 @@ int sw_dispatch(sw_t *sw, int budget)
             zmq_msg_close(&rid);
             break;
         }
+        /* the clock AFTER the read, for every message: a stall in handling an earlier one
+           (a loaded machine, valgrind) must not stamp later ones — heartbeats — as old */
+        sw->now_ns = sw_now_ns();
         /* the rest of a multipart message is already here: these never block */
         int nframes = 0;
         bool extra = false;

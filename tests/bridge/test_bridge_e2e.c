@@ -133,30 +133,6 @@ static xsp_client_t *client(void)
 
 static const char *evil_mode;   /* xsp-test-plugin --evil-attach MODE, or NULL */
 
-/*  Whether queue has a consumer within ms (`xsp queues --json`, polling). */
-static bool consuming(const char *queue, long long ms)
-{
-    char bin[512], cmd[1400], out[8192], want[400];
-    xsp_test_bin("xsp", bin, sizeof bin);
-    snprintf(cmd, sizeof cmd, "'%s' --switch '%s' queues --json 2>/dev/null", bin, sw.endpoint);
-    snprintf(want, sizeof want, "{\"name\":\"%s\",", queue);
-    long long t0 = xsp_test_now_ms();
-    for (;;) {
-        FILE *f = popen(cmd, "r");
-        size_t n = f ? fread(out, 1, sizeof out - 1, f) : 0;
-        if (f)
-            pclose(f);
-        out[n] = '\0';
-        const char *q = strstr(out, want);
-        const char *c = q ? strstr(q, "\"consumers\":") : NULL;
-        if (c && atoi(c + 12) > 0)
-            return true;
-        if (xsp_test_now_ms() - t0 >= ms)
-            return false;
-        usleep(50 * 1000);
-    }
-}
-
 /*  Whether the registrar resolves uri within ms (polling); err gets the last outcome. */
 static bool resolvable(const char *uri, long long ms, xsp_error_t *err)
 {
@@ -175,6 +151,23 @@ static bool resolvable(const char *uri, long long ms, xsp_error_t *err)
             return false;
         usleep(50 * 1000);
     }
+}
+
+/*  Whether the plugin on QUEUE answers Plugin.query within ms (the switch may first hand
+    the call to a consumer it has not yet declared dead: it is requeued then). */
+static bool serving(long long ms)
+{
+    xsp_client_t *c = client();
+    xsp_call_opts_t o = { .timeout_ms = (int) ms };
+    xsp_plugin_info_t info;
+    xsp_error_t err = { 0 };
+    bool ok = xsp_plugin_query(c, QUEUE, &o, "bridge-test", &info, &err) == XSP_OK;
+    if (ok)
+        xsp_plugin_info_dispose(&info);
+    else
+        fprintf(stderr, "Plugin.query on %s: %s\n", QUEUE, err.msg);
+    xsp_client_destroy(&c);
+    return ok;
 }
 
 /*  Start the plugin and register it (the registrar's plugin-side registration at startup is
@@ -203,10 +196,12 @@ static void start_plugin(const char *domid)
                                "--image-dir", imgdir, "--log-level", "warn", "--domain", domid,
                                evil_mode ? "--evil-attach" : NULL, evil_mode, NULL };
         plugin_pid = spawn(argv);
-        /* register only once it consumes its queue: a registration whose queue has no
-           consumer is removed by the registrar's liveness check (e.g. on the peer-down of
-           the instance this one replaces) */
-        CHECK_MSG(consuming(QUEUE, 10000), "xsp-test-plugin never subscribed to %s", QUEUE);
+        /* register only once it serves its queue (answers a call: a consumer count is not
+           enough): a plugin killed just before may still count as the queue's consumer
+           until the switch notices (3 heartbeats); had that zombie confirmed the
+           registration, its death, before the new plugin subscribed, would drop the
+           registration for good (registrar: confirmed and no consumer) */
+        CHECK_MSG(serving(20000), "the plugin does not answer on %s", QUEUE);
     }
 
     xsp_registration_request_init(&q);

@@ -9,6 +9,8 @@
 
     Built on xsp_plugin_main (xsp/plugin.h): every common option works (--switch, --queue,
     --workers, ...).  Its own options:
+        --plugin-name NAME     run and register as xsp-plugin-NAME (default xsp-plugin-test),
+                               so several instances can be distinct plugins
         --unimplement METHOD   leave METHOD (wire name, e.g. SR.probe) NULL in the ops table,
                                so the dispatcher answers `unimplemented` (repeatable)
         --seed-volumes N       start with the SR mem://seed attached and N volumes vol-0..
@@ -901,6 +903,8 @@ static int on_option(void *ctx, const char *name, const char *value)
         g.evil = value;
         return 0;
     }
+    if (strcmp(name, "plugin-name") == 0)
+        return 0;               /* taken by main() before parsing */
     if (strcmp(name, "image-dir") == 0) {
         static char dir[4096];
         snprintf(dir, sizeof dir, "%s", value);
@@ -973,13 +977,28 @@ static const xsp_plugin_option_t options[] = {
     { "resize-delay-ms", "N", "how long Volume.resize takes, answered later from a timer (100)" },
     { "image-dir", "DIR", "Datapath.attach offers DIR/KEY.img (made sparse) first, as a file" },
     { "evil-attach", "MODE", "Datapath.attach answers an unsafe backend: path, domain or newline" },
+    { "plugin-name", "NAME", "run (and register) as xsp-plugin-NAME instead of xsp-plugin-test" },
     { NULL, NULL, NULL },
 };
 
 int main(int argc, char **argv)
 {
-    static const xsp_plugin_def_t def = {
-        .name = "test",
+    /* --plugin-name NAME (or =NAME): the plugin's name is needed before the common parser
+       runs, so it is picked out here; on_option accepts it again. */
+    const char *name = "test";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--plugin-name") == 0 && i + 1 < argc)
+            name = argv[i + 1];
+        else if (strncmp(argv[i], "--plugin-name=", 14) == 0)
+            name = argv[i] + 14;
+    }
+    if (!*name || strlen(name) > 40 || strspn(name, "abcdefghijklmnopqrstuvwxyz"
+                                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != strlen(name)) {
+        fprintf(stderr, "xsp-test-plugin: --plugin-name wants 1-40 of A-Z a-z 0-9 _ -, not '%s'\n", name);
+        return 2;
+    }
+    const xsp_plugin_def_t def = {
+        .name = name,
         .description = "xsp-test-plugin: an in-memory storage plugin implementing every method.",
         .ops = &ops,
         .options = options,

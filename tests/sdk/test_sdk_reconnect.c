@@ -9,7 +9,9 @@
       D  idempotent call to `slowq`, delivered and held by the server when the switch
          dies: resent, delivered again, answered; the stale answer to the old delivery is
          dropped by the server (msg ids restart with the switch);
-    and after the restart the old server's `echo` subscription works again (RESUBSCRIBE). */
+    and after the restart the old server's `echo` subscription works again (RESUBSCRIBE).
+    The first server's new-session hook (xsp_server_on_session) runs once per restart, and
+    before the new session's first request reaches a handler: D's second delivery sees it. */
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +23,8 @@
 static xsp_request_t *held[MAXHELD];
 static long long held_until[MAXHELD];
 static int slow_deliveries;
+static int new_sessions;            /* srv[0]'s new-session hook calls */
+static int sessions_at_delivery[2]; /* new_sessions when D was delivered (1st, 2nd time) */
 
 static void echo(xsp_server_t *s, xsp_request_t *req, void *arg)
 {
@@ -33,6 +37,8 @@ static void slow(xsp_server_t *s, xsp_request_t *req, void *arg)
 {
     (void) s;
     (void) arg;
+    if (slow_deliveries < 2)
+        sessions_at_delivery[slow_deliveries] = new_sessions;
     slow_deliveries++;
     for (int i = 0; i < MAXHELD; i++)
         if (!held[i]) {
@@ -63,6 +69,13 @@ static void done(xsp_client_t *c, uint64_t id, const xsp_error_t *err, xsp_reply
 
 static xsp_client_t *cl;
 static xsp_server_t *srv[2];
+
+static void on_session(xsp_server_t *s, void *arg)
+{
+    CHECK(s == srv[0]);
+    CHECK(arg == &new_sessions);
+    new_sessions++;
+}
 
 static void pump(int ms)
 {
@@ -108,6 +121,7 @@ int main(void)
     CHECK_MSG(srv[0], "%s", err.msg);
     CHECK_EQ(xsp_server_subscribe(srv[0], "echo", 4, echo, NULL, &err), XSP_OK);
     CHECK_EQ(xsp_server_subscribe(srv[0], "slowq", 4, slow, NULL, &err), XSP_OK);
+    xsp_server_on_session(srv[0], on_session, &new_sessions);
     cl = xsp_client_new(sw.endpoint, "rc-client", &err);
     CHECK_MSG(cl, "%s", err.msg);
     pump(100);
@@ -148,6 +162,8 @@ int main(void)
     CHECK_CODE(d.err, XSP_OK);
     CHECK_STR(d.body, "slow-done");
     CHECK_EQ(slow_deliveries, 2);
+    CHECK_EQ(sessions_at_delivery[0], 0);
+    CHECK_EQ(sessions_at_delivery[1], 1);   /* the hook ran before the handler saw D again */
 
     /* a server for `hold` appears: A (resent) completes */
     srv[1] = xsp_server_new(sw.endpoint, "rc-server-2", NULL, 0, &err);
@@ -175,6 +191,7 @@ int main(void)
     CHECK(pump_until(&again.done, 5000));
     CHECK_CODE(again.err, XSP_OK);
     CHECK_STR(again.body, "again");
+    CHECK_EQ(new_sessions, 2);
 
     pump(600);                  /* held stale requests get answered (and dropped) */
     xsp_client_destroy(&cl);

@@ -19,10 +19,16 @@ cp "$K/tool0.key" "$K/nbd3.key" "$T/certs/"        # not the stranger's
 start_switch --listen tcp://127.0.0.1:0 --curve-secret "$K/switch.key_secret" --certs "$T/certs" --log-level info
 EP=$(sed -n 's/.* \(tcp:[^ ]*\).*/\1/p' "$T/switch.out")
 [ -n "$EP" ] || fail "no tcp endpoint in the ready line: $(cat "$T/switch.out")"
-as() {  # as KEYNAME CMD... : run CMD with that identity's certificate
-  local who=$1; shift
-  XSP_CURVE_CERT=$K/$who.key_secret XSP_CURVE_SERVER=$K/switch.key "$@"
-}
+# as KEYNAME CMD... : run CMD with that identity's certificate.  A script that execs CMD, so
+# that `bg NAME as ...` remembers CMD's own pid (a shell function would leave CMD running
+# as a grandchild nobody kills).
+cat >"$T/as" <<AS
+#!/bin/sh
+who=\$1; shift
+XSP_CURVE_CERT=$K/\$who.key_secret XSP_CURVE_SERVER=$K/switch.key exec "\$@"
+AS
+chmod +x "$T/as"
+as() { "$T/as" "$@"; }
 
 # 1. plaintext tcp: the CURVE handshake fails, nothing reaches the switch
 expect_rc 3 "$XSP" --switch "$EP" diag
@@ -53,15 +59,15 @@ wait_for "$T/switch.err" "may not use trace"
 echo "ok 4 - driver-domain identity: DIAG and TRACE refused with a sentence and a log line"
 
 # 5. serving: the registrar's queue and a queue outside its prefixes are refused
-bg reg3 as nbd3 "$XSP" --switch "$EP" serve org.xen.xsp.registrar --echo
+bg reg3 "$T/as" nbd3 "$XSP" --switch "$EP" serve org.xen.xsp.registrar --echo
 wait_for "$T/reg3.out" "refused our SUBSCRIBE: permission-denied: identity nbd3 \(domain 3\) may not serve queue 'org.xen.xsp.registrar'"
 wait_for "$T/switch.err" "may not serve queue 'org.xen.xsp.registrar'"
-bg other3 as nbd3 "$XSP" --switch "$EP" serve org.xen.xsp.storage.file --echo
+bg other3 "$T/as" nbd3 "$XSP" --switch "$EP" serve org.xen.xsp.storage.file --echo
 wait_for "$T/other3.out" "may not serve queue 'org.xen.xsp.storage.file'"
 echo "ok 5 - nbd3 may not serve org.xen.xsp.registrar nor org.xen.xsp.storage.file"
 
 # 6. its own prefix works; a dom0 caller over ipc reaches it; the switch reports it as domain 3
-bg nbd3 as nbd3 "$XSP" --switch "$EP" serve org.xen.xsp.storage.nbd --echo
+bg nbd3 "$T/as" nbd3 "$XSP" --switch "$EP" serve org.xen.xsp.storage.nbd --echo
 wait_for "$T/nbd3.out" "ready: org.xen.xsp.storage.nbd"
 expect_rc 0 "$XSP" call org.xen.xsp.storage.nbd hello --timeout 10
 [ "$OUT" = hello ] || fail "call through nbd3: '$OUT'"
@@ -110,4 +116,5 @@ echo "$ERR" | grep -q "no valid curve public-key" || fail "a broken client certi
 expect_rc 2 "$XSP" keygen 'bad"name' "$K"
 expect_rc 2 "$XSP" keygen x "$K" --domid 99999999
 echo "ok 8 - bad CURVE configuration and certificates are refused with a sentence"
+# nothing of ours outlives the test (the EXIT trap stops what is left)
 echo ok

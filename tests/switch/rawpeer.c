@@ -21,6 +21,7 @@ void *rp_ctx(void)
     if (!g_ctx) {
         g_ctx = zmq_ctx_new();
         swt_cleanup_hook = rp_cleanup;
+        swt_idle_hook = rp_tick_all;
     }
     pthread_mutex_unlock(&g_lock);
     CHECK(g_ctx);

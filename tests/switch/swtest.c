@@ -27,6 +27,32 @@
 int swt_argc;
 char **swt_argv;
 void (*swt_cleanup_hook)(void);
+void (*swt_idle_hook)(void);
+
+#define IDLE_SLICE_MS 20
+
+static void idle(void)
+{
+    if (swt_idle_hook)
+        swt_idle_hook();
+}
+
+/*  poll(2) on one fd for POLLIN, up to ms, calling the idle hook every IDLE_SLICE_MS. */
+static int poll_idle(int fd, unsigned ms)
+{
+    uint64_t deadline = swt_now_ms() + ms;
+    for (;;) {
+        idle();
+        uint64_t now = swt_now_ms();
+        if (now >= deadline)
+            return 0;
+        struct pollfd p = { fd, POLLIN, 0 };
+        uint64_t left = deadline - now;
+        int rc = poll(&p, 1, left > IDLE_SLICE_MS ? IDLE_SLICE_MS : (int) left);
+        if (rc != 0)
+            return rc;
+    }
+}
 
 static swt_switch_t *switches[MAX_SWITCHES];
 static volatile pid_t kill_list[MAX_SWITCHES + MAX_CHILDREN];   /* for the signal handler */
@@ -234,8 +260,7 @@ int swt_read_line(int fd, char *buf, size_t cap, unsigned timeout_ms)
         uint64_t now = swt_now_ms();
         if (now >= deadline)
             return -1;
-        struct pollfd p = { fd, POLLIN, 0 };
-        int rc = poll(&p, 1, (int) (deadline - now));
+        int rc = poll_idle(fd, (unsigned) (deadline - now));
         if (rc < 0 && errno == EINTR)
             continue;
         if (rc <= 0)
@@ -343,8 +368,7 @@ int swt_run_argv(const char *const *args, char *out, size_t cap, unsigned timeou
         uint64_t now = swt_now_ms();
         if (now >= deadline)
             break;
-        struct pollfd p = { fd, POLLIN, 0 };
-        int rc = poll(&p, 1, (int) (deadline - now));
+        int rc = poll_idle(fd, (unsigned) (deadline - now));
         if (rc < 0 && errno == EINTR)
             continue;
         if (rc <= 0)
@@ -503,6 +527,7 @@ int swt_wait_child(pid_t pid, unsigned timeout_ms)
             return -2;
         if (swt_now_ms() >= deadline)
             return -1;
+        idle();
         swt_msleep(2);
     }
 }

@@ -139,6 +139,10 @@ int swt_main(int argc, char **argv, const swt_case_t *cases, unsigned watchdog_s
 
 /*  Hook for rawpeer: called at the end of a case to close leftover sockets. */
 extern void (*swt_cleanup_hook)(void);
+/*  Hook for rawpeer: called at least every 20 ms while swtest waits (swt_read_line,
+    swt_run_argv, swt_run_expect_exit, swt_wait_child), so the peers this thread has open
+    keep heartbeating: with --heartbeat-ms 100 a wait of 300 ms would kill them. */
+extern void (*swt_idle_hook)(void);
 
 #ifdef __cplusplus
 }

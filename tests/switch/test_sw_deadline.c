@@ -159,7 +159,11 @@ static void expired_then_server_dies(void)
     rp_expect_error(cli, NULL, "expired", XSP_CMD_REQUEST, 1);
     rp_t *s2 = rp_open(sw->endpoint, "s2", "server");
     rp_subscribe(s2, "ed", 1);
+    uint64_t sx_id = sx->peer_id;
     rp_close(sx);                        /* dies holding the expired request */
+    /* wait for sx's death itself: "consumers == 1" alone may still be sx (the switch can
+       read obs's DIAG before s2's SUBSCRIBE: they come on different connections) */
+    CHECK(WAIT_FOR(3000, !swd_now_peer_present(obs, sx_id)));
     CHECK(WAIT_FOR(3000, swd_now_queue(obs, "ed", "consumers") == 1));
     /* §6: dropped, not requeued */
     rp_expect_nothing(s2, 300);

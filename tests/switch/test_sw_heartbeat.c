@@ -1,10 +1,14 @@
 /*  test_sw_heartbeat.c — heartbeats and death by silence (docs/protocol.md §4.4).
     --heartbeat-ms 100.
 
-    switch_sends      the switch sends a HEARTBEAT every interval: ~10 in a second (6-14),
-                      each a 1-frame [11]
+    switch_sends      the switch sends a HEARTBEAT every interval, each a 1-frame [11]:
+                      the first 10 take at least 9 intervals from the HELLO (never
+                      faster: load cannot make it pass) and at most 5 s (x3 under
+                      ASan/valgrind: generous for a loaded machine, still far below the
+                      10 s the default 1 s interval would take)
     silent_dead       a peer silent for 3 intervals is dead: still in DIAG after ~2
-                      intervals, gone after ~4 (well within a second), counters.peers_down,
+                      intervals, gone after ~4 (not before 3; bound 2.5 s, x3 under
+                      ASan/valgrind: below the 3 s of the default interval), counters.peers_down,
                       trace `peer-down` with its label; its next message meets no-session
     any_message       a peer that never sends HEARTBEAT but sends other messages (DIAG every
                       interval) stays alive
@@ -22,22 +26,25 @@
 static void switch_sends(void)
 {
     swt_switch_t *sw = swt_start("--heartbeat-ms", "100", NULL);
+    uint64_t t0 = swt_now_ms();         /* before the HELLO: no heartbeat can be older */
     rp_t *p = rp_open(sw->endpoint, "hb", "client");
     CHECK_U(p->heartbeat_ms, ==, 100);
     rp_msg_t m = { 0 };
     int beats = 0;
-    uint64_t end = swt_now_ms() + 1000;
-    while (swt_now_ms() < end) {
-        uint64_t left = end - swt_now_ms();
-        if (!rp_recv_hb(p, &m, (unsigned) (left ? left : 1), true))
-            break;
+    uint64_t end = t0 + swt_ms(5000);
+    while (beats < 10) {
+        uint64_t now = swt_now_ms();
+        CHECKF(now < end && rp_recv_hb(p, &m, (unsigned) (end - now), true),
+               "only %d heartbeats in %u ms at 100 ms", beats, swt_ms(5000));
         CHECKF(m.h.cmd == XSP_CMD_HEARTBEAT, "got %s", xsp_cmd_name(m.h.cmd));
         CHECK(m.nframes == 1 && m.hdr_len == 2 && m.hdr[0] == 0x91 && m.hdr[1] == 0x0b);
         beats++;
     }
     rp_msg_clear(&m);
-    swt_note("%d heartbeats from the switch in 1000 ms (interval 100 ms)", beats);
-    CHECKF(beats >= (swt_sanitized() ? 4 : 6) && beats <= 14, "%d heartbeats in a second at 100 ms", beats);
+    uint64_t took = swt_now_ms() - t0;
+    swt_note("10 heartbeats from the switch in %llu ms (interval 100 ms)", (unsigned long long) took);
+    /* ticks are at least one interval apart, so the 10th is >= 9 intervals after the 1st */
+    CHECKF(took >= 900, "10 heartbeats in only %llu ms at 100 ms", (unsigned long long) took);
     swt_stop(sw);
 }
 
@@ -56,11 +63,11 @@ static void silent_dead(void)
     bool present = swd_now_peer_present(obs, p->peer_id);
     if (asked - last < 250)
         CHECKF(present, "declared dead after only ~%llu ms of silence", (unsigned long long) (asked - last));
-    CHECK(WAIT_FOR(2000, !swd_now_peer_present(obs, p->peer_id)));
+    CHECK(WAIT_FOR(3000, !swd_now_peer_present(obs, p->peer_id)));
     uint64_t gone = swt_now_ms() - last;
     swt_note("silent peer gone from DIAG %llu ms after its last message", (unsigned long long) gone);
     CHECK(gone >= 290);
-    CHECKF(gone < swt_ms(1000), "took %llu ms", (unsigned long long) gone);
+    CHECKF(gone < swt_ms(2500), "took %llu ms", (unsigned long long) gone);
     CHECK_U(swd_now_u(obs, "counters.peers_down"), ==, 1);
     /* trace: peer-down with its label */
     rp_t *t = rp_open(sw->endpoint, "tracer", "trace");

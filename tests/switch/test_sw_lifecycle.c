@@ -3,7 +3,8 @@
 
     sigterm          SIGTERM with 3 requests waiting and 1 in flight (+1 waiting behind
                      it): the client gets ERROR `shutdown` (ref_cmd 3, ref = corr) for each
-                     of the 5, once; the switch exits 0 within a second; switch.sock and
+                     of the 5, once; the switch exits 0 promptly (200 ms linger; bound
+                     2 s, x5 under ASan/valgrind, for a loaded machine); switch.sock and
                      switch.lock are gone
     sigint           the same exit for SIGINT (exit 0, files removed)
     second_instance  a second xsp-switch on the same run dir refuses to start (non-zero
@@ -57,7 +58,7 @@ static void sigterm(void)
     CHECK(WAIT_FOR(2000, swd_now_queue(obs, "sq", "depth") == 1 && swd_now_queue(obs, "nq", "depth") == 3));
     unsigned ms = swt_stop(sw);
     swt_note("exit 0 %u ms after SIGTERM", ms);
-    CHECKF(ms < (swt_sanitized() ? 3000u : 1000u), "the switch took %u ms to exit", ms);
+    CHECKF(ms < (swt_sanitized() ? 10000u : 2000u), "the switch took %u ms to exit", ms);
     bool seen[6] = { false };
     rp_msg_t m = { 0 };
     char got[2048];

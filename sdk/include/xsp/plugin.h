@@ -77,7 +77,8 @@
     first (waiting at most 2 s), then the unsubscribe and drain below.  After a crash the
     registrar notices the queue has no consumer and drops the registration.
     def->on_connected is called after every (re)subscribe, on the loop thread, for plugins
-    that need to (re)announce something themselves.
+    that need to (re)announce something themselves; it runs before any request of that
+    session reaches a handler (workers included).
 
     THREAD-SAFETY: xsp_plugin_after(), xsp_plugin_stop() and the read-only accessors may be
     called from any thread (handlers on workers included); the rest from the loop thread.

@@ -86,6 +86,15 @@ int xsp_server_subscribe(xsp_server_t *self, const char *queue, unsigned credit,
 /*  Stop taking requests from queue; requests already delivered may still be answered. */
 int xsp_server_unsubscribe(xsp_server_t *self, const char *queue, xsp_error_t *err);
 
+/*  A new-session hook: fn(server, arg) runs on the I/O thread, inside process/run, each
+    time the server starts a new session with a restarted switch — after the SUBSCRIBEs of
+    every queue went out again and BEFORE any request of the new session reaches a handler
+    (on this thread or a worker), so a handler never sees the new session before the hook
+    has run.  Not called for the first session (xsp_server_new returns with it).  One hook;
+    setting it again replaces it; fn NULL removes it. */
+typedef void xsp_server_session_fn(xsp_server_t *server, void *arg);
+void xsp_server_on_session(xsp_server_t *self, xsp_server_session_fn *fn, void *arg);
+
 /*  Run handlers on n worker threads (0 = on the I/O thread, the default).  Call before
     subscribing (after, it fails with XSP_E_INVALID_ARGUMENT: the credit already asked for
     was not capped at n); may be called once.  Returns 0 or an error code. */
