@@ -211,14 +211,17 @@ static void read_event(sw_t *sw, struct sw_auth *a)
     uint32_t value;
     memcpy(&event, ev, 2);
     memcpy(&value, ev + 2, 4);
-    sw->ct.handshakes_failed++;
+    uint64_t nth = ++sw->ct.handshakes_failed;
     if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
         return;                 /* the ZAP handler logged the key */
-    xsp_log(XSP_LOG_WARN, "handshake failed on %s: %s", ep,
+    if (nth > 10 && nth % 1000 != 0)
+        return;                 /* a connection flood must not flood the log: counted only */
+    xsp_log(XSP_LOG_WARN, "handshake failed on %s: %s [%llu failed handshakes]", ep,
             event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL && value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
                 ? "security mechanism mismatch (a plaintext peer on a CURVE endpoint, or the reverse)"
             : event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol error in the handshake"
-                                                           : "connection closed during the handshake");
+                                                           : "connection closed during the handshake",
+            (unsigned long long) nth);
 }
 
 static const entry_t *find(const struct sw_auth *a, const char *z85)
@@ -278,9 +281,11 @@ void sw_auth_process(sw_t *sw)
                     status = "200", text = "OK";
                 } else {
                     text = "unknown key";
+                    static uint64_t nkeys;      /* log the first 10, then every 1000th */
                     sw->ct.auth_refused++;
-                    xsp_log(XSP_LOG_WARN, "refused a CURVE connection from %s: public key %s is not in "
-                            "--certs", addr, user);
+                    if (++nkeys <= 10 || nkeys % 1000 == 0)
+                        xsp_log(XSP_LOG_WARN, "refused a CURVE connection from %s: public key %s is not "
+                                "in --certs [%llu unknown keys]", addr, user, (unsigned long long) nkeys);
                     user[0] = '\0';
                 }
             } else if (!curve) {

@@ -22,6 +22,7 @@
                          registrar sees domid 3 (the SDK client over CURVE, the real registrar)
     ipc_uid              with a policy, a local non-root user on the ipc socket is not an
                          administrator: domid DOMID_INVALID, DIAG refused, registrar callable
+    plugin_options       a plugin with --curve-cert/--switch-key is authenticated over tcp
     bad_config           a bad policy file or option: the switch does not start, says why
 */
 #include <czmq.h>
@@ -525,6 +526,41 @@ static void registrar_domid(void)
     fixture_done();
 }
 
+/* ------------------------------------------------------------------ plugin options */
+
+/*  A plugin started with --curve-cert/--switch-key on a tcp --switch is authenticated; only
+    one of the two is a usage error. */
+static void plugin_options(void)
+{
+    fixture();
+    swt_switch_t *sw = start_secure();
+    char cert[400], skey[400];
+    snprintf(cert, sizeof cert, "%s/keys-plugin-nbd@dom5/plugin-nbd@dom5.key_secret", base);
+    snprintf(skey, sizeof skey, "%s/switchkeys/switch.key", base);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        execl(XSP_TEST_PLUGIN_BIN, XSP_TEST_PLUGIN_BIN, "--switch", tcp_ep(sw), "--queue", NBDQ,
+              "--curve-cert", cert, "--switch-key", skey, "--domain", "0", (char *) NULL);
+        _exit(127);
+    }
+    wait_log(sw, "authenticated as plugin-nbd@dom5 (domain 5)");
+    rp_t *adm = rp_open(sw->endpoint, "admin", "cli");
+    CHECKF(WAIT_FOR(5000, swd_now_queue(adm, NBDQ, "consumers") == 1), "the plugin does not serve " NBDQ);
+    kill(pid, SIGTERM);
+    int st;
+    waitpid(pid, &st, 0);
+    CHECKF(WIFEXITED(st) && WEXITSTATUS(st) == 0, "plugin exit status 0x%x", st);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "%s --switch %s --curve-cert %s --no-register 2>/dev/null", XSP_TEST_PLUGIN_BIN,
+             tcp_ep(sw), cert);
+    CHECKF(WEXITSTATUS(system(cmd)) == 2, "--curve-cert without --switch-key was accepted");
+    rp_bye(adm);
+    swt_stop(sw);
+    fixture_done();
+}
+
 /* ------------------------------------------------------------------ ipc uid */
 
 /*  Child: become nobody, connect to the ipc socket, ask for DIAG and call the registrar. */
@@ -632,6 +668,7 @@ int main(int argc, char **argv)
         { "session_takeover", session_takeover, false },
         { "registrar_domid", registrar_domid, false },
         { "ipc_uid", ipc_uid, false },
+        { "plugin_options", plugin_options, false },
         { "bad_config", bad_config, false },
         { "uid_child", uid_child, true },
         { NULL, NULL, false },
