@@ -13,6 +13,8 @@
       durable.c   persistent requests: journaling, group commit, replay, identities
                   (journal.c below it owns the log file itself)
       config.c    command-line options and limits
+      auth.c      who a peer is (CURVE keys, ipc uids, the ZAP handler) and what it may do
+      policy.c    the policy file (--policy): grants per identity
       main.c      sockets, the event loop, signals, timers
     Nothing in the switch decodes payloads: a payload is a zmq_msg_t moved from the sender
     and later moved (or refcount-copied) to the receiver.
