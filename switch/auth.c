@@ -141,8 +141,14 @@ int sw_auth_arm_tcp(sw_t *sw)
 {
     struct sw_auth *a = sw->auth;
     int one = 1;
-    if (!a || !a->curve)
-        return zmq_setsockopt(sw->sock, ZMQ_ZAP_DOMAIN, "", 0) == 0 ? 0 : -1;
+    if (!a || !a->curve) {
+        /* plaintext tcp: with a policy its peers go through ZAP too (another domain than
+           ipc's, so no uid), and are "unauthenticated"; libzmq refuses an empty domain */
+        if (!a || !a->policy || zmq_setsockopt(sw->sock, ZMQ_ZAP_DOMAIN, "xsp-tcp", 7) == 0)
+            return 0;
+        xsp_log(XSP_LOG_ERR, "cannot set the ZAP domain: %s", zmq_strerror(errno));
+        return -1;
+    }
     if (zmq_setsockopt(sw->sock, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
         zmq_setsockopt(sw->sock, ZMQ_CURVE_SECRETKEY, a->self.secret_key, XSP_Z85_KEY_LEN + 1) != 0 ||
         zmq_setsockopt(sw->sock, ZMQ_ZAP_DOMAIN, "xsp", 3) != 0) {

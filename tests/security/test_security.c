@@ -23,6 +23,8 @@
     ipc_uid              with a policy, a local non-root user on the ipc socket is not an
                          administrator: domid DOMID_INVALID, DIAG refused, registrar callable
     plugin_options       a plugin with --curve-cert/--switch-key is authenticated over tcp
+    policy_only          a policy without CURVE: plaintext tcp peers are "unauthenticated",
+                         restricted, domid 32756
     bad_config           a bad policy file or option: the switch does not start, says why
 */
 #include <czmq.h>
@@ -547,6 +549,44 @@ static void registrar_domid(void)
     fixture_done();
 }
 
+/* ------------------------------------------------------------------ policy without CURVE */
+
+/*  A switch with a policy file and no CURVE: root on ipc is an administrator; a plaintext
+    tcp peer is "unauthenticated", restricted, domid 32756 whatever it claims. */
+static void policy_only(void)
+{
+    fixture();
+    char pol[300];
+    snprintf(pol, sizeof pol, "%s/policy.conf", base);
+    swt_switch_t *sw = swt_start("--listen", "tcp://127.0.0.1:*", "--policy", pol, NULL);
+    rp_t *reg = rp_open(sw->endpoint, "registrar", "registrar");
+    rp_subscribe(reg, REGQ, 1);
+    rp_t *anon = rp_connect(tcp_ep(sw));
+    rp_hello(anon, "anon", "plugin", (uint64_t) getpid(), 0);
+    rp_request(anon, 3, REGQ, 5000, 0, "", "x", 1);
+    rp_msg_t d = { 0 };
+    rp_expect_deliver(reg, &d);
+    CHECKF(d.h.domid == 0x7FF4, "an unauthenticated tcp peer claiming dom0 is delivered as %llu",
+           (unsigned long long) d.h.domid);
+    rp_reply(reg, d.h.msg_id, 0, "", 0);
+    rp_expect_result(anon, NULL, 3);
+    rp_msg_clear(&d);
+    rp_subscribe(anon, FILEQ, 1);
+    expect_denied(anon, XSP_CMD_SUBSCRIBE, 0, "identity unauthenticated (domain 32756) may not serve");
+    rp_diag(anon, 8);
+    expect_denied(anon, XSP_CMD_DIAG, 8, "may not use diag");
+    wait_log(sw, "is unauthenticated, restricted by policy ");
+    swd_t *diag = swd_fetch(reg);           /* root on ipc: an administrator */
+    const msgpack_object *pe = swd_peer(diag, anon->peer_id);
+    CHECK(pe && swd_obj_str_eq(pe, "identity", "unauthenticated"));
+    CHECK_U(swd_obj_u(pe, "claimed_domid"), ==, 0);
+    swd_free(diag);
+    rp_bye(anon);
+    rp_bye(reg);
+    swt_stop(sw);
+    fixture_done();
+}
+
 /* ------------------------------------------------------------------ plugin options */
 
 /*  A plugin started with --curve-cert/--switch-key on a tcp --switch is authenticated; only
@@ -690,6 +730,7 @@ int main(int argc, char **argv)
         { "registrar_domid", registrar_domid, false },
         { "ipc_uid", ipc_uid, false },
         { "plugin_options", plugin_options, false },
+        { "policy_only", policy_only, false },
         { "bad_config", bad_config, false },
         { "uid_child", uid_child, true },
         { NULL, NULL, false },
