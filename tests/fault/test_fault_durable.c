@@ -56,7 +56,7 @@ static void t_replay(void)
     rp_hello(c, "replay-client", "client", (uint64_t) getpid(), 0);
     uint64_t ids[3];
     for (int i = 0; i < 3; i++) {
-        char body[16];
+        char body[32];
         snprintf(body, sizeof body, "body-%d", i);
         rp_request(c, 100 + (uint64_t) i, "work", 0, XSP_FLAG_PERSISTENT, "dbg", body, strlen(body));
         rp_msg_t m = { 0 };
@@ -86,7 +86,7 @@ static void t_replay(void)
     for (int i = 0; i < 3; i++) {
         rp_expect_deliver(s, &d);
         CHECK_U(d.h.msg_id, ==, ids[i]);
-        char want[16];
+        char want[32];
         snprintf(want, sizeof want, "body-%d", i);
         CHECK(d.payload_len == strlen(want) && !memcmp(d.payload, want, d.payload_len));
         CHECK_STR(d.h.dbg, "dbg");
@@ -102,7 +102,7 @@ static void t_replay(void)
     CHECK(r.payload_len == 8 && !memcmp(r.payload, "answer-0", 8));
     rp_msg_clear(&r);
     for (int i = 1; i < 3; i++) {
-        char body[16];
+        char body[32];
         snprintf(body, sizeof body, "answer-%d", i);
         rp_reply(s, ids[i], 0, body, strlen(body));
         rp_expect_result(c, &r, 100 + (uint64_t) i);

@@ -190,7 +190,9 @@ static void multiplexed(void)
             for (int k = npend[s] - 1; k >= 0; k--) {
                 rp_msg_t *d = &pend[s][k];
                 memcpy(buf, d->payload, d->payload_len);
-                snprintf(buf + d->payload_len, 4, "|s%d", s);
+                buf[d->payload_len] = '|';          /* "|sN": N a one-digit server index */
+                buf[d->payload_len + 1] = 's';
+                buf[d->payload_len + 2] = (char) ('0' + s);
                 rp_reply(srv[s], d->h.msg_id, 0, buf, d->payload_len + 3);
                 rp_msg_clear(d);
                 served_by[s]++;

@@ -256,7 +256,7 @@ static void wait_for_server(void)
     rp_t *cli = rp_open(sw->endpoint, "cli", "client");
     rp_t *obs = rp_open(sw->endpoint, "obs", "cli");
     for (int i = 0; i < 3; i++) {
-        char p[8];
+        char p[16];
         snprintf(p, sizeof p, "req%d", i);
         rp_request(cli, (uint64_t) i, "later", 0, 0, "", p, 4);
     }
@@ -268,7 +268,7 @@ static void wait_for_server(void)
     for (int i = 0; i < 3; i++) {
         rp_msg_t d = { 0 };
         rp_expect_deliver(srv, &d);
-        char p[8];
+        char p[16];
         snprintf(p, sizeof p, "req%d", i);
         CHECKF(d.payload_len == 4 && memcmp(d.payload, p, 4) == 0, "delivery %d carries '%s'", i, d.payload);
         CHECK_U(d.h.msg_id, >, last);
