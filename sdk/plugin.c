@@ -212,7 +212,7 @@ const char *xsp_plugin_backend_domain(const xsp_plugin_t *p) { return p->backend
 enum {
     OPT_SWITCH = 256, OPT_QUEUE, OPT_DOMAIN, OPT_LOG_LEVEL, OPT_SYSLOG, OPT_FOREGROUND,
     OPT_CREDIT, OPT_WORKERS, OPT_SCHEME, OPT_BACKEND_DOMAIN, OPT_REGISTRAR, OPT_NO_REGISTER,
-    OPT_HELP, OPT_VERSION, OPT_PLUGIN = 1000,
+    OPT_HELP, OPT_VERSION, OPT_CURVE_CERT, OPT_SWITCH_KEY, OPT_PLUGIN = 1000,
 };
 
 static const struct {
@@ -220,6 +220,8 @@ static const struct {
     int id;
 } common_opts[] = {
     { "switch", "ENDPOINT", "the switch (default: $XSP_SWITCH, else ipc://RUN_DIR/switch.sock)", OPT_SWITCH },
+    { "curve-cert", "FILE", "tcp with CURVE: this plugin's NAME.key_secret (sets $XSP_CURVE_CERT)", OPT_CURVE_CERT },
+    { "switch-key", "FILE", "tcp with CURVE: the switch's public switch.key (sets $XSP_CURVE_SERVER)", OPT_SWITCH_KEY },
     { "queue", "NAME", "the queue to serve (default: %s)", OPT_QUEUE },
     { "domain", "N", "the domid this plugin runs in, claimed to the switch (default 0)", OPT_DOMAIN },
     { "log-level", "L", "err, warn, info (default) or debug", OPT_LOG_LEVEL },
@@ -317,10 +319,17 @@ static int parse_args(xsp_plugin_t *p, int argc, char **argv)
     unsigned long v;
     int rc = 0;
     optind = 0;                 /* glibc: full re-initialisation */
+    const char *curve_cert = NULL, *switch_key = NULL;
     for (int c; rc == 0 && (c = getopt_long(argc, argv, "h", lo, NULL)) != -1;) {
         switch (c) {
         case OPT_SWITCH:
             p->endpoint = optarg;
+            break;
+        case OPT_CURVE_CERT:
+            curve_cert = optarg;
+            break;
+        case OPT_SWITCH_KEY:
+            switch_key = optarg;
             break;
         case OPT_QUEUE:
             queue = optarg;
@@ -414,6 +423,15 @@ static int parse_args(xsp_plugin_t *p, int argc, char **argv)
     }
     if (rc == 0 && optind < argc) {
         fprintf(stderr, "%s: unexpected argument '%s'; try '%s --help'\n", p->peer_name, argv[optind], argv[0]);
+        rc = 2;
+    }
+    if (rc == 0 && !curve_cert != !switch_key) {
+        fprintf(stderr, "%s: --curve-cert and --switch-key go together\n", p->peer_name);
+        rc = 2;
+    }
+    if (rc == 0 && curve_cert &&        /* the session reads them (docs/security.md) */
+        (setenv("XSP_CURVE_CERT", curve_cert, 1) != 0 || setenv("XSP_CURVE_SERVER", switch_key, 1) != 0)) {
+        fprintf(stderr, "%s: cannot set $XSP_CURVE_CERT: %s\n", p->peer_name, strerror(errno));
         rc = 2;
     }
     free(lo);

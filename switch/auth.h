@@ -1,5 +1,6 @@
-/*  auth.h — who a tcp peer really is: CURVE for tcp endpoints, a certificate directory, a
-    ZAP handler, and the few rules an authenticated driver-domain peer lives under.
+/*  auth.h — who a peer really is and what it may do: CURVE for tcp endpoints, a
+    certificate directory, the uid of ipc peers, a ZAP handler, the policy file, and the
+    rules a peer that is not an administrator lives under.
 
     Owns: sw->auth (the switch's key pair, the table public key -> certificate, the ZAP
     socket); the CURVE options set on the ROUTER socket before the tcp endpoints are bound
@@ -16,6 +17,28 @@
     org.xen.xsp.registrar, may send REQUESTs only to org.xen.xsp.registrar and to queues under
     its certificate's `call` prefixes, and may not TRACE or DIAG; each refusal is permission-denied with
     a sentence, a log line naming the identity, and counters.auth_refused.
+
+    With a policy file (--policy FILE, default /etc/xsp/policy.conf when it exists; policy.h):
+      - ipc endpoints are bound with the ZAP domain "xsp-ipc": the ZAP handler learns the
+        peer's uid (libzmq's SO_PEERCRED, "localhost:UID:GID:PID") and answers User-Id
+        "uid:N" with the metadata Xsp-Auth = "ipc".  uid 0 and the switch's own uid are
+        administrators (everything allowed, HELLO's domid stands); any other local user is
+        identity uid:N, restricted, and reported as the domid its policy rule gives, else
+        DOMID_INVALID (32756);
+      - a tcp peer without CURVE is "unauthenticated": restricted, domid 32756;
+      - a restricted peer's grants are its certificate's serve/call plus its rule's serve,
+        call, trace and diag (the rule of its identity, else domid:N, else *).
+    Without a policy file the rules are the certificates' alone (ipc is not restricted).
+
+    Prefixes match at a boundary (policy.h): `org.xen.xsp.storage.nbd` covers
+    `…nbd` and `…nbd.peer`, never `…nbdx`; nobody restricted serves `org.xen.xsp.registrar`
+    or anything under it.
+
+    A session is bound to the authenticated identity that said HELLO: a message arriving on
+    its routing id from a connection with another identity (a new connection reusing the
+    routing id of one that went away) ends that session and is refused (permission-denied).
+    Handshake failures (a plaintext peer on a CURVE endpoint, a bad key) are logged and
+    counted (counters.handshakes_failed) through a socket monitor.
 */
 #ifndef SW_AUTH_H
 #define SW_AUTH_H
@@ -25,9 +48,19 @@
 
 #include "switch.h"
 
-/*  Load the switch's secret certificate and every *.key in certs_dir; bind the ZAP handler.
+/*  Load the switch's secret certificate and every *.key in certs_dir (both NULL: no CURVE)
+    and the policy file (NULL: none); bind the ZAP handler, watch handshakes.
     Returns 0, or -1 with a sentence in err. */
-int sw_auth_open(sw_t *sw, const char *secret_file, const char *certs_dir, char *err, size_t errlen);
+int sw_auth_open(sw_t *sw, const char *secret_file, const char *certs_dir, const char *policy_file,
+                 char *err, size_t errlen);
+/*  Before binding ipc endpoints: let the ZAP handler learn their peers' uid (with a policy). */
+int sw_auth_arm_ipc(sw_t *sw);
+/*  The handshake monitor socket to poll (NULL without auth). */
+void *sw_auth_monitor(const sw_t *sw);
+/*  Is frame (not a HELLO) from the identity that opened p's session?  false: p was ended
+    and the sender told (the caller must not touch p). */
+bool sw_auth_same(sw_t *sw, sw_peer_t *p, const zmq_msg_t *frame, const void *rid, size_t rid_len,
+                  unsigned cmd, uint64_t ref);
 /*  Make the endpoints bound from now on require CURVE (call after binding ipc). */
 int sw_auth_arm_tcp(sw_t *sw);
 /*  The ZAP socket to poll (NULL without auth). */

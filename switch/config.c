@@ -34,6 +34,9 @@ static const char usage[] =
     "                           FILE is the switch's NAME.key_secret (xsp keygen), DIR holds\n"
     "                           the peers' NAME.key certificates (identity, domid, serve);\n"
     "                           ipc stays protected by its file mode (docs/security.md)\n"
+    "  --policy FILE            what each identity may serve, call, trace, read (default\n"
+    "                           /etc/xsp/policy.conf when it exists; 'none': no file); with\n"
+    "                           a policy, ipc peers other than root are restricted too\n"
     "  --state-dir DIR          keep persistent requests in DIR/journal (durable queues):\n"
     "                           they survive a crash or restart of the switch\n"
     "  --durable-queue GLOB     every request to a queue matching GLOB is persistent\n"
@@ -63,7 +66,7 @@ int sw_config_parse(sw_config_t *cfg, int argc, char **argv)
 {
     enum { O_RUN = 256, O_LISTEN, O_NOIPC, O_GROUP, O_HB, O_PAYLOAD, O_DEPTH, O_OUT, O_OUTB,
            O_CREDIT, O_QUEUES, O_QPP, O_HELD, O_HS, O_PEERS, O_MSGS, O_TEV, O_TPB, O_SYSLOG, O_LEVEL,
-           O_VERSION, O_HELP, O_STATE, O_DQUEUE, O_COMPACT, O_CURVE, O_CERTS };
+           O_VERSION, O_HELP, O_STATE, O_DQUEUE, O_COMPACT, O_CURVE, O_CERTS, O_POLICY };
     static const struct option opts[] = {
         { "run-dir", 1, 0, O_RUN }, { "listen", 1, 0, O_LISTEN }, { "no-ipc", 0, 0, O_NOIPC },
         { "group", 1, 0, O_GROUP }, { "heartbeat-ms", 1, 0, O_HB }, { "max-payload", 1, 0, O_PAYLOAD },
@@ -76,7 +79,7 @@ int sw_config_parse(sw_config_t *cfg, int argc, char **argv)
         { "trace-payload-bytes", 1, 0, O_TPB }, { "syslog", 0, 0, O_SYSLOG },
         { "log-level", 1, 0, O_LEVEL }, { "state-dir", 1, 0, O_STATE },
         { "durable-queue", 1, 0, O_DQUEUE }, { "journal-compact-bytes", 1, 0, O_COMPACT },
-        { "curve-secret", 1, 0, O_CURVE }, { "certs", 1, 0, O_CERTS }, { "version", 0, 0, O_VERSION }, { "help", 0, 0, O_HELP },
+        { "curve-secret", 1, 0, O_CURVE }, { "certs", 1, 0, O_CERTS }, { "policy", 1, 0, O_POLICY }, { "version", 0, 0, O_VERSION }, { "help", 0, 0, O_HELP },
         { 0, 0, 0, 0 },
     };
     memset(cfg, 0, sizeof *cfg);
@@ -149,6 +152,16 @@ int sw_config_parse(sw_config_t *cfg, int argc, char **argv)
             break;
         case O_CURVE: cfg->curve_secret = optarg; break;
         case O_CERTS: cfg->certs_dir = optarg; break;
+        case O_POLICY:
+            if (!optarg[0]) {
+                fprintf(stderr, "xsp-switch: --policy wants a file (or 'none')\n");
+                return -1;
+            }
+            if (strcmp(optarg, "none") == 0)
+                cfg->no_policy = true;
+            else
+                cfg->policy = optarg;
+            break;
         case O_SYSLOG: cfg->use_syslog = true; break;
         case O_LEVEL:
             if ((cfg->log_level = xsp_log_level_from_name(optarg)) < 0) {

@@ -28,6 +28,8 @@ typedef struct {
     unsigned long long compact_bytes;  /* --journal-compact-bytes */
     const char *curve_secret;   /* --curve-secret FILE: CURVE on --listen endpoints */
     const char *certs_dir;      /* --certs DIR: the peers' public certificates */
+    const char *policy;         /* --policy FILE (default /etc/xsp/policy.conf if present) */
+    bool no_policy;             /* --policy none */
 } sw_config_t;
 
 /*  Parse argv.  Returns 0 to run, 1 when it printed --help/--version (exit 0), -1 on a

@@ -45,8 +45,10 @@ static void pack_queue(msgpack_packer *pk, const sw_queue_t *q)
 
 static void pack_peer(msgpack_packer *pk, const sw_t *sw, const sw_peer_t *p)
 {
-    msgpack_pack_map(pk, 10);
+    msgpack_pack_map(pk, 12);
     kv_u(pk, "id", p->id);
+    kv_s(pk, "identity", p->identity, strlen(p->identity));
+    kv_u(pk, "claimed_domid", p->claimed_domid);
     kv_s(pk, "name", p->name, strlen(p->name));
     kv_s(pk, "role", p->role, strlen(p->role));
     kv_u(pk, "pid", p->pid);
@@ -106,7 +108,7 @@ int sw_diag_encode(sw_t *sw, zmq_msg_t *out)
 
     const sw_counters_t *c = &sw->ct;
     key(&pk, "counters");
-    msgpack_pack_map(&pk, 19);
+    msgpack_pack_map(&pk, 20);
     kv_u(&pk, "sent", c->sent);
     kv_u(&pk, "delivered", c->delivered);
     kv_u(&pk, "replied", c->replied);
@@ -126,6 +128,7 @@ int sw_diag_encode(sw_t *sw, zmq_msg_t *out)
     kv_u(&pk, "queues_reclaimed", c->queues_reclaimed);
     kv_u(&pk, "queue_quota_refused", c->queue_quota_refused);
     kv_u(&pk, "auth_refused", c->auth_refused);
+    kv_u(&pk, "handshakes_failed", c->handshakes_failed);
 
     /* every ERROR the switch sent, by code: each refusal is explicit and counted */
     key(&pk, "refusals");

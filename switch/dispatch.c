@@ -270,6 +270,9 @@ static void handle(sw_t *sw, const void *rid, size_t rid_len, sw_msg_t *m, int n
                       "say HELLO first (a new or restarted switch does not know this connection)");
         return;
     }
+    if (sw->auth && p && h.cmd != XSP_CMD_HELLO &&
+        !sw_auth_same(sw, p, &m->hdr, rid, rid_len, h.cmd, sw_parse_ref(&h)))
+        return;                         /* another identity on this session's routing id */
     switch (h.cmd) {
     case XSP_CMD_HELLO:       on_hello(sw, p, rid, rid_len, &h, &m->hdr); break;
     case XSP_CMD_REQUEST:     on_request(sw, p, &h, m); break;

@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "auth.h"
+#include "policy.h"
 #include "switch.h"
 #include "xsp/log.h"
 
@@ -133,6 +134,8 @@ static int bind_endpoints(sw_t *sw, const sw_config_t *cfg, char *ready, size_t 
         char path[PATH_MAX + 16], ep[PATH_MAX + 32];
         snprintf(path, sizeof path, "%s/switch.sock", cfg->run_dir);
         snprintf(ep, sizeof ep, "ipc://%s", path);
+        if (sw_auth_arm_ipc(sw) < 0)    /* with a policy: the ZAP handler learns the uid */
+            return -1;
         mode_t old = umask(cfg->group ? 0117 : 0177);
         int rc = zmq_bind(sw->sock, ep);
         umask(old);
@@ -154,7 +157,7 @@ static int bind_endpoints(sw_t *sw, const sw_config_t *cfg, char *ready, size_t 
         }
         used += (size_t) snprintf(ready + used, cap - used, "%s", ep);
     }
-    if (cfg->nlisten && sw_auth_arm_tcp(sw) < 0)   /* after ipc: only --listen needs CURVE */
+    if (sw->auth && sw_auth_arm_tcp(sw) < 0)   /* after ipc: only --listen needs CURVE */
         return -1;
     for (int i = 0; i < cfg->nlisten; i++) {
         if (zmq_bind(sw->sock, cfg->listen[i]) < 0) {
@@ -256,8 +259,9 @@ static void run(sw_t *sw)
 {
     uint64_t hb_ns = (uint64_t) sw->lim.heartbeat_ms * 1000000ull;
     uint64_t next_hb = sw_now_ns() + hb_ns;
-    zmq_pollitem_t items[2] = { { sw->sock, 0, ZMQ_POLLIN, 0 }, { sw_auth_socket(sw), 0, ZMQ_POLLIN, 0 } };
-    int nitems = sw->auth ? 2 : 1;
+    zmq_pollitem_t items[3] = { { sw->sock, 0, ZMQ_POLLIN, 0 }, { sw_auth_socket(sw), 0, ZMQ_POLLIN, 0 },
+                                { sw_auth_monitor(sw), 0, ZMQ_POLLIN, 0 } };
+    int nitems = sw->auth ? 3 : 1;
     bool busy = false;
     while (!stop_signal) {
         /* after a full batch more is almost surely waiting: read on without polling */
@@ -336,7 +340,11 @@ int main(int argc, char **argv)
 
     char ready[4096], aerr[PATH_MAX + 256];
     int arc = open_socket(&sw);
-    if (arc == 0 && cfg.curve_secret && sw_auth_open(&sw, cfg.curve_secret, cfg.certs_dir, aerr, sizeof aerr) < 0) {
+    const char *policy = cfg.policy;
+    if (!policy && !cfg.no_policy && access(SW_POLICY_DEFAULT_PATH, F_OK) == 0)
+        policy = SW_POLICY_DEFAULT_PATH;
+    if (arc == 0 && (cfg.curve_secret || policy) &&
+        sw_auth_open(&sw, cfg.curve_secret, cfg.certs_dir, policy, aerr, sizeof aerr) < 0) {
         xsp_log(XSP_LOG_ERR, "%s", aerr);
         arc = -1;
     }

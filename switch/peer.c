@@ -49,7 +49,7 @@ sw_peer_t *sw_peer_new(sw_t *sw, const void *rid, size_t len, const xsp_hdr_t *h
         strcpy(p->name, "anonymous");
     snprintf(p->label, sizeof p->label, "%s#%llu", p->name, (unsigned long long) p->id);
     p->pid = hello->pid;
-    p->domid = hello->domid;
+    p->domid = p->claimed_domid = hello->domid;
     p->last_seen_ns = sw->now_ns;
     if (sw_map_put(&sw->peers, p->rid, p->rid_len, p)) {
         free(p);

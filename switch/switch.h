@@ -13,6 +13,8 @@
       durable.c   persistent requests: journaling, group commit, replay, identities
                   (journal.c below it owns the log file itself)
       config.c    command-line options and limits
+      auth.c      who a peer is (CURVE keys, ipc uids, the ZAP handler) and what it may do
+      policy.c    the policy file (--policy): grants per identity
       main.c      sockets, the event loop, signals, timers
     Nothing in the switch decodes payloads: a payload is a zmq_msg_t moved from the sender
     and later moved (or refcount-copied) to the receiver.
@@ -152,7 +154,13 @@ struct sw_peer {
     bool dead;                  /* being killed, or found gone while sending: send nothing */
     bool doomed;                /* in sw->doomed, reaped at the end of the loop turn */
     bool authed;                /* authenticated by a CURVE certificate (auth.c) */
-    char identity[72];          /* ... its identity, "" otherwise */
+    bool restricted;            /* auth.c's rules apply to it (not an administrator) */
+    char identity[72];          /* the certificate's identity, "uid:N" on ipc with --policy,
+                                   "unauthenticated", or "" (no security configured) */
+    char user_id[48];           /* ZAP User-Id of the connection that said HELLO ("" none) */
+    uint64_t claimed_domid;     /* what HELLO said (domid may be replaced by auth.c) */
+    const struct sw_rule *rule; /* its --policy rule, or NULL */
+    uint32_t ndenied;           /* permission-denied refusals (logs are rate-limited) */
     char serve[512];            /* ... the queue prefixes it may serve */
     char call[512];             /* ... the queue prefixes it may call (+ the registrar's) */
     /* trace subscription */
@@ -190,6 +198,7 @@ typedef struct {
     uint64_t queues_reclaimed;  /* idle queues forgotten to make room for a new one */
     uint64_t queue_quota_refused;   /* too-many-queues for a peer at max_queues_per_peer */
     uint64_t auth_refused;      /* unknown CURVE keys and refusals of auth.c's rules */
+    uint64_t handshakes_failed; /* connections that never finished the handshake (auth.c) */
     uint64_t errors_by_code[XSP_E__COUNT];  /* ERRORs sent, by code (DIAG "refusals") */
 } sw_counters_t;
 

@@ -91,12 +91,18 @@ static void tl_unlink(rp_t *p)
         }
 }
 
-static rp_t *connect_with(const char *endpoint, int rcvhwm, const char *identity)
+static rp_t *connect_with_curve(const char *endpoint, int rcvhwm, const char *identity,
+                                const char *const *curve)
 {
     rp_t *p = calloc(1, sizeof *p);
     CHECK(p);
     p->sock = zmq_socket(rp_ctx(), ZMQ_DEALER);
     CHECKF(p->sock, "zmq_socket: %s", zmq_strerror(errno));
+    if (curve)
+        CHECKF(zmq_setsockopt(p->sock, ZMQ_CURVE_SERVERKEY, curve[0], 40) == 0 &&
+               zmq_setsockopt(p->sock, ZMQ_CURVE_PUBLICKEY, curve[1], 40) == 0 &&
+               zmq_setsockopt(p->sock, ZMQ_CURVE_SECRETKEY, curve[2], 40) == 0,
+               "CURVE options: %s", zmq_strerror(errno));
     if (identity)
         CHECKF(zmq_setsockopt(p->sock, ZMQ_ROUTING_ID, identity, strlen(identity)) == 0,
                "ZMQ_ROUTING_ID: %s", zmq_strerror(errno));
@@ -119,6 +125,18 @@ static rp_t *connect_with(const char *endpoint, int rcvhwm, const char *identity
     g_peers = p;
     pthread_mutex_unlock(&g_lock);
     return p;
+}
+
+static rp_t *connect_with(const char *endpoint, int rcvhwm, const char *identity)
+{
+    return connect_with_curve(endpoint, rcvhwm, identity, NULL);
+}
+
+rp_t *rp_connect_curve(const char *endpoint, const char *server_key, const char *public_key,
+                       const char *secret_key)
+{
+    const char *const k[3] = { server_key, public_key, secret_key };
+    return connect_with_curve(endpoint, 0, NULL, k);
 }
 
 rp_t *rp_connect_opts(const char *endpoint, int rcvhwm)

@@ -71,6 +71,9 @@ rp_t *rp_connect_opts(const char *endpoint, int rcvhwm);
 /*  A DEALER with a chosen routing id: the client identity durable queues key replies on
     (docs/protocol.md §4; must not start with a 0 byte). */
 rp_t *rp_connect_id(const char *endpoint, const char *identity);
+/*  A DEALER that runs CURVE (docs/security.md): keys are 40-character Z85 strings. */
+rp_t *rp_connect_curve(const char *endpoint, const char *server_key, const char *public_key,
+                       const char *secret_key);
 /*  HELLO(version, name, role, pid, domid) and wait for WELCOME (fails the test otherwise). */
 void rp_hello(rp_t *p, const char *name, const char *role, uint64_t pid, uint64_t domid);
 /*  rp_connect + rp_hello(version 1, pid = getpid(), domid 0). */

@@ -24,7 +24,11 @@
     Common options (def may add its own, see xsp_plugin_option_t):
         --switch ENDPOINT   the switch (default: $XSP_SWITCH, else ipc://RUN_DIR/switch.sock)
         --queue NAME        queue to serve (default def->queue, else org.xen.xsp.storage.NAME)
-        --domain N          the domid this plugin runs in, claimed in HELLO (default 0)
+        --domain N          the domid this plugin runs in, claimed in HELLO (default 0); a
+                            switch with CURVE reports its certificate's domid instead
+        --curve-cert FILE   with --switch-key: CURVE for a tcp --switch (docs/security.md):
+                            this plugin's NAME.key_secret, the switch's public switch.key
+        --switch-key FILE   (the same as $XSP_CURVE_CERT and $XSP_CURVE_SERVER)
         --log-level L       err, warn, info (default) or debug
         --syslog            log to syslog (daemon facility) instead of stderr
         --foreground        accepted for compatibility: the plugin ALWAYS runs in the
