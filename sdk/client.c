@@ -506,16 +506,15 @@ bool xsp_queue_name_valid(const char *q)
 {
     if (!q)
         return false;
-    size_t n = strlen(q);
-    if (n < 1 || n > XSP_QUEUE_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char) q[i];
-        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-              strchr("._-:/@+", ch)))
+    size_t n = 0;
+    for (; q[n]; n++) {         /* one pass, no strchr: this runs on every call */
+        unsigned char ch = (unsigned char) q[n];
+        if (n == XSP_QUEUE_MAX ||
+            !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '.' || ch == '_' || ch == '-' || ch == ':' || ch == '/' || ch == '@' || ch == '+'))
             return false;
     }
-    return true;
+    return n >= 1;
 }
 
 xsp_client_t *xsp_client_new_opts(const xsp_client_opts_t *opts, xsp_error_t *err)

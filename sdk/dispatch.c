@@ -4,7 +4,9 @@
     Owns: xsp_call_t and its life (two references: the dispatcher's, dropped by
     xsp_call_end / the failing step, and the answer's, dropped by the one answer), the
     encoding of results and error replies, and the answers to requests that never became a
-    call (malformed payload, unknown method, out of memory).
+    call (malformed payload, unknown method, out of memory).  Two ways in: the fast path
+    (xsp_read_request: args read straight from the payload into an arena inside the call)
+    and, for whatever it refuses, the strict one (tree + decoder) that explains refusals.
     Never touches: sockets, credit, threads (server.c), args/result layouts (generated code
     through xsp_method_info_t), handler choice (generated dispatchers).
 */
@@ -26,11 +28,21 @@
 #define DETAIL_KEY_MAX 256
 #define DETAIL_VALUE_MAX 4096
 
+/*  A call comes in one allocation, one of two layouts:
+    - read (the fast path, xsp/idl_reader.h): args were read straight from the payload in
+      xsp_call_begin; their strings and arrays live in `arena`, whose first block follows
+      args in this allocation (sized from the payload, so a common request needs no other
+      heap call); args are never disposed, the arena is.
+    - decoded (the fallback, for anything the reader refuses): args are followed by the
+      payload's msgpack_object tree, decoded in xsp_call_decode by the strict decoder (which
+      explains a refusal); args own their strings and are disposed. */
 struct xsp_call {
     xsp_request_t *req;         /* NULL once answered */
     const xsp_method_info_t *mi;
-    msgpack_object tree;        /* the payload (its element pool follows args), until the
-                                   args are decoded; it points into the request's body */
+    bool read;                  /* the fast layout: args already read, arena owns them */
+    xsp_arena_t arena;
+    msgpack_object tree;        /* decoded layout: the payload (its element pool follows
+                                   args) until the args are decoded; points into the body */
     atomic_int refs;
     atomic_bool answered;
     max_align_t args[];         /* mi->args_size bytes */
@@ -42,7 +54,10 @@ static void call_unref(xsp_call_t *call)
 {
     if (atomic_fetch_sub(&call->refs, 1) != 1)
         return;
-    call->mi->args_dispose(call->args);
+    if (call->read)
+        xsp_arena_dispose(&call->arena);
+    else
+        call->mi->args_dispose(call->args);
     free(call);
 }
 
@@ -195,6 +210,38 @@ xsp_request_t *xsp_call_request(const xsp_call_t *call)
 
 /* ================================================================ dispatcher steps */
 
+/*  The fast path: the call with args read from the payload, or NULL (refused, or out of
+    memory: the fallback then says which). */
+static xsp_call_t *begin_read(xsp_request_t *req, const xsp_method_info_t *table, size_t n,
+                              size_t args_bytes)
+{
+    const void *body = xsp_request_body(req);
+    size_t len = xsp_request_size(req);
+    /* strings take at most len bytes plus a NUL and 8-byte rounding each: room for a
+       typical request; a larger one continues in the arena's heap chunks */
+    size_t block = 2 * len + 128;
+    const xsp_method_info_t *mi;
+
+    if (len > SIZE_MAX / 4)
+        return NULL;
+    xsp_call_t *call = malloc(sizeof *call + args_bytes + block);
+    if (!call)
+        return NULL;
+    memset(call, 0, sizeof *call + args_bytes);
+    xsp_arena_init(&call->arena, (char *) call->args + args_bytes, block);
+    if (xsp_read_request(body, len, table, n, NULL, &mi, call->args, &call->arena) != 0) {
+        xsp_arena_dispose(&call->arena);
+        free(call);
+        return NULL;
+    }
+    call->read = true;
+    call->req = req;
+    call->mi = mi;
+    atomic_init(&call->refs, 2);            /* the dispatcher's and the answer's */
+    atomic_init(&call->answered, false);
+    return call;
+}
+
 int xsp_call_begin(xsp_request_t *req, const xsp_method_info_t *table, size_t n, xsp_call_t **out)
 {
     size_t nobjs, args_max = 0;
@@ -204,15 +251,17 @@ int xsp_call_begin(xsp_request_t *req, const xsp_method_info_t *table, size_t n,
     const void *body = xsp_request_body(req);
 
     *out = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (table[i].args_size > args_max)
+            args_max = table[i].args_size;
+    size_t args_room = (args_max + sizeof (msgpack_object) - 1) / sizeof (msgpack_object);
+    if ((*out = begin_read(req, table, n, args_room * sizeof (msgpack_object))) != NULL)
+        return XSP_OK;
     int rc = xsp_idl_check_count(body, xsp_request_size(req), &root, &e, &nobjs);
     if (rc)
         return answer_request(req, XSP_E_DECODE, e.msg);
     /* one allocation: the call, room for the largest args struct of the table, then the
        payload's tree (read once, before the method is known) */
-    for (size_t i = 0; i < n; i++)
-        if (table[i].args_size > args_max)
-            args_max = table[i].args_size;
-    size_t args_room = (args_max + sizeof (msgpack_object) - 1) / sizeof (msgpack_object);
     xsp_call_t *call = malloc(sizeof *call + (args_room + nobjs) * sizeof (msgpack_object));
     if (!call)
         return answer_request(req, XSP_E_INTERNAL, "the plugin is out of memory");
@@ -244,6 +293,9 @@ int xsp_call_unimplemented(xsp_call_t *call)
 int xsp_call_decode(xsp_call_t *call)
 {
     xsp_error_t e;
+
+    if (call->read)
+        return XSP_OK;          /* read in xsp_call_begin */
     int rc = call->mi->args_decode(&call->tree, call->args, &e);
 
     if (rc == XSP_OK)

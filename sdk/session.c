@@ -525,9 +525,12 @@ static void handle(xsp_session_t *s, zmq_msg_t *hdr, zmq_msg_t *payload)
 {
     xsp_hdr_t h;
     char why[160];
-    /* any message is a sign of life; the clock now, not at process() start: a long
-       process() (handlers run inline) must not make the switch look silent */
-    s->last_recv = xsp_now_ms();
+    /* any message is a sign of life.  The outermost process() call stamps last_recv with
+       its END once it handled anything (a long batch must not make the switch look
+       silent), so the clock is read here only inside a nested call (a handler running the
+       loop), whose tick may come before that end: one clock read per batch, not per
+       message, on the hot path */
+    s->last_recv = s->in_process > 1 ? xsp_now_ms() : s->now;
     if (xsp_hdr_decode(zmq_msg_data(hdr), zmq_msg_size(hdr), &h, why, sizeof why) != 0) {
         xsp_log(XSP_LOG_WARN, "ignoring a malformed message from the switch: %s", why);
         return;

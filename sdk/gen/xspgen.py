@@ -5,7 +5,7 @@ Owns: the command line and the list of emitters.  Python 3 standard library only
 Never touches: anything but the output paths it is given.
 
     xspgen.py --error-h sdk/include/xsp/error.h [--root REPO] IDL...
-              [--c-out DIR]          C: DIR/include/<prefix>/<module>.h, DIR/<module>_{types,msgpack,format,methods}.c,
+              [--c-out DIR]          C: DIR/include/<prefix>/<module>.h, DIR/<module>_{types,msgpack,format,methods,reader}.c,
                                      client stubs DIR/include/<prefix>/<module>_client.h + DIR/<module>_client.c,
                                      by-URI stubs DIR/include/<prefix>/<module>_by_uri.h + DIR/<module>_by_uri.c,
                                      server dispatch DIR/include/<prefix>/<module>_server.h + DIR/<module>_server.c
@@ -39,6 +39,7 @@ from xspidl.emit_format import emit_format           # noqa: E402
 from xspidl.emit_header import emit_header           # noqa: E402
 from xspidl.emit_methods import emit_methods         # noqa: E402
 from xspidl.emit_msgpack import emit_msgpack         # noqa: E402
+from xspidl.emit_reader import emit_reader           # noqa: E402
 from xspidl.emit_selftest import emit_selftest       # noqa: E402
 from xspidl.emit_server import emit_server_c, emit_server_h  # noqa: E402
 from xspidl.emit_types import emit_types             # noqa: E402
@@ -53,6 +54,7 @@ EMITTERS = [
     ("%(module)s_msgpack.c", emit_msgpack),
     ("%(module)s_format.c", emit_format),
     ("%(module)s_methods.c", emit_methods),
+    ("%(module)s_reader.c", emit_reader),
     ("include/%(prefix)s/%(module)s_client.h", emit_client_h),
     ("%(module)s_client.c", emit_client_c),
     ("include/%(prefix)s/%(module)s_by_uri.h", emit_by_uri_h),

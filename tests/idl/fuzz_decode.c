@@ -108,11 +108,107 @@ static bool same_tree(const msgpack_object *a, const msgpack_object *b)
     }
 }
 
+/*  The encoding of v, as a malloc'd block (*len bytes). */
+static char *encoded(encode_fn enc, const void *v, size_t *len, const char *name)
+{
+    msgpack_sbuffer sb;
+    encode(enc, v, &sb, name);
+    *len = sb.size;
+    return sb.data;
+}
+
+/*  The fast path (xsp/idl_reader.h) must accept exactly what the strict path accepts, and
+    read the same value (compared by encoding), into the heap and into a small arena. */
+static void check_reader(const uint8_t *data, size_t size)
+{
+    msgpack_unpacked up;
+    xsp_error_t err;
+    xsp_path_t root = xsp_path_root("fuzz");
+    bool tree = xsp_idl_unpack(&up, data, size, &root, &err) == XSP_OK;
+    size_t args_max = 0;
+
+    for (unsigned i = 0; i < XSP_STORAGE_METHOD__COUNT; i++)
+        if (xsp_storage_methods[i].args_size > args_max)
+            args_max = xsp_storage_methods[i].args_size;
+    for (int mode = 0; mode < 2; mode++) {
+        char block[48];
+        xsp_arena_t arena, *ap = mode ? &arena : NULL;
+        const xsp_method_info_t *mi = NULL, *fast_mi = NULL;
+        void *slow = calloc(1, args_max), *fast = calloc(1, args_max);
+
+        if (!slow || !fast)
+            abort();
+        xsp_arena_init(&arena, block, sizeof block);
+        bool slow_ok = tree && xsp_request_method(&up.data, xsp_storage_methods, XSP_STORAGE_METHOD__COUNT,
+                                                  &mi, &err) == XSP_OK
+                       && mi->args_decode(&up.data, slow, &err) == XSP_OK;
+        int frc = xsp_read_request(data, size, xsp_storage_methods, XSP_STORAGE_METHOD__COUNT, NULL,
+                                   &fast_mi, fast, ap);
+        /* the reader may refuse a valid request it does not take ("args" before "method") */
+        if (frc == 0 && !slow_ok)
+            die("the request reader accepted what the decoder refuses", mi ? mi->name : "request", err.msg);
+        if (frc == 0) {
+            size_t l1, l2;
+            char *e1 = encoded(mi->args_encode, slow, &l1, mi->name), *e2;
+            if (fast_mi != mi)
+                die("the request reader found another method", mi->name, fast_mi->name);
+            e2 = encoded(mi->args_encode, fast, &l2, mi->name);
+            if (l1 != l2 || memcmp(e1, e2, l1) != 0)
+                die("the request reader read another value", mi->name, "");
+            free(e1);
+            free(e2);
+        }
+        if (mi)
+            mi->args_dispose(slow);
+        if (fast_mi && !ap)
+            fast_mi->args_dispose(fast);    /* (refused in heap mode: left empty by the reader) */
+        xsp_arena_dispose(&arena);
+        free(slow);
+        free(fast);
+
+        for (unsigned i = 0; i < XSP_STORAGE_METHOD__COUNT; i++) {
+            const xsp_method_info_t *r = &xsp_storage_methods[i];
+            size_t sz = r->result_size ? r->result_size : 1;
+            void *rs = calloc(1, sz), *rf = calloc(1, sz);
+            xsp_rd_t rd;
+
+            if (!rs || !rf)
+                abort();
+            xsp_arena_init(&arena, block, sizeof block);
+            bool ok = tree && r->result_decode(&up.data, rs, &err) == XSP_OK;
+            xsp_rd_init(&rd, data, size, ap);
+            bool fok = r->result_read(&rd, r->has_result ? rf : NULL) == 0 && xsp_rd_done(&rd) == 0;
+            if (ok != fok)
+                die(fok ? "the result reader accepted what the decoder refuses"
+                        : "the result reader refused what the decoder accepts", r->name, ok ? "" : err.msg);
+            if (ok && r->has_result) {
+                size_t l1, l2;
+                char *e1 = encoded(r->result_encode, rs, &l1, r->name);
+                char *e2 = encoded(r->result_encode, rf, &l2, r->name);
+                if (l1 != l2 || memcmp(e1, e2, l1) != 0)
+                    die("the result reader read another value", r->name, "");
+                free(e1);
+                free(e2);
+            }
+            r->result_dispose(rs);
+            if (!ap)
+                r->result_dispose(rf);
+            xsp_arena_dispose(&arena);
+            free(rs);
+            free(rf);
+        }
+    }
+    if (tree)
+        msgpack_unpacked_destroy(&up);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     msgpack_unpacked up;
     xsp_error_t err;
     xsp_path_t root = xsp_path_root("fuzz");
+
+    check_reader(data, size);
 
     if (xsp_idl_unpack(&up, data, size, &root, &err) == XSP_OK) {
         const xsp_method_info_t *mi = NULL;

@@ -71,6 +71,8 @@ typedef struct st_type {
     int  (*unpack)(const void *buf, size_t len, void *out, xsp_error_t *err);
     int  (*format)(xsp_buf_t *b, const void *p, int indent);
     int  (*to_json)(xsp_buf_t *b, const void *p, int indent);
+    /* the fast path (xsp/idl_reader.h) over a whole payload: 0 or -1; arena may be NULL */
+    int  (*read)(const void *buf, size_t len, void *out, xsp_arena_t *arena);
 } st_type_t;
 
 typedef struct st_module {

@@ -249,6 +249,43 @@ static void pack_object(const msgpack_object *o, msgpack_sbuffer *sb)
     st_ok(msgpack_pack_object(&pk, *o));
 }
 
+/* the fast path (xsp/idl_reader.h) over bytes the strict decoders accept: it must accept
+   them too and read the same value, into the heap and into an arena (a 64-byte block, so
+   larger values go on to the arena's heap chunks) */
+static void expect_read_ok(const st_type_t *t, const void *buf, size_t len, const void *want,
+                           const char *what)
+{
+    void *c = st_nonnull(calloc(1, t->size));
+    char block[64];
+    xsp_arena_t arena;
+
+    CHECK(t->read(buf, len, c, NULL) == 0, what, "the fast path refused what decode accepts");
+    CHECK(t->equal(want, c), what, "the fast path (heap) and decode disagree");
+    t->dispose(c);
+    memset(c, 0, t->size);
+    xsp_arena_init(&arena, block, sizeof block);
+    CHECK(t->read(buf, len, c, &arena) == 0, what, "the fast path (arena) refused what decode accepts");
+    CHECK(t->equal(want, c), what, "the fast path (arena) and decode disagree");
+    xsp_arena_dispose(&arena);      /* never t->dispose: the arena owned it all */
+    free(c);
+}
+
+/* ... and it must refuse what they refuse (the message is theirs: the caller falls back) */
+static void expect_read_fail(const st_type_t *t, const void *buf, size_t len, const char *what)
+{
+    void *c = st_nonnull(calloc(1, t->size));
+    char block[64];
+    xsp_arena_t arena;
+
+    CHECK(t->read(buf, len, c, NULL) != 0, what, "the fast path (heap) accepted what decode refuses");
+    t->dispose(c);
+    memset(c, 0, t->size);
+    xsp_arena_init(&arena, block, sizeof block);
+    CHECK(t->read(buf, len, c, &arena) != 0, what, "the fast path (arena) accepted what decode refuses");
+    xsp_arena_dispose(&arena);
+    free(c);
+}
+
 /* decode o (object and re-packed bytes): must succeed; returns a fresh object to dispose */
 static void *expect_ok(const st_type_t *t, const msgpack_object *o, const char *what)
 {
@@ -264,6 +301,7 @@ static void *expect_ok(const st_type_t *t, const msgpack_object *o, const char *
     rc = t->unpack(sb.data, sb.size, b, &err);
     CHECK(rc == 0, what, "unpack failed: %s", err.msg);
     CHECK(t->equal(a, b), what, "decode and unpack disagree");
+    expect_read_ok(t, sb.data, sb.size, a, what);
     msgpack_sbuffer_destroy(&sb);
     t->dispose(b);
     free(b);
@@ -309,6 +347,7 @@ static void expect_fail(const st_type_t *t, const msgpack_object *o, const char 
     rc = t->unpack(sb.data, sb.size, a, &e2);
     CHECK(rc == XSP_E_DECODE && strcmp(e1.msg, e2.msg) == 0, what, "unpack says \"%s\", decode said \"%s\"", e2.msg, e1.msg);
     CHECK(all_zero(a, t->size), what, "output not left empty after an unpack error");
+    expect_read_fail(t, sb.data, sb.size, what);
     if (verbose > 1)
         fprintf(stderr, "  ok: %s\n", e1.msg);
     msgpack_sbuffer_destroy(&sb);
@@ -389,6 +428,7 @@ static void test_sample(const st_type_t *t, int which)
     CHECK(sb.size == sb2.size && memcmp(sb.data, sb2.data, sb.size) == 0, what, "re-encoding differs");
     msgpack_sbuffer_destroy(&sb2);
     t->dispose(back);
+    expect_read_ok(t, sb.data, sb.size, obj, what);
 
     /* via msgpack_object too */
     {
@@ -418,6 +458,7 @@ static void test_sample(const st_type_t *t, int which)
         int rc = t->unpack(sb.data, k, back, &err);
         CHECK(rc == XSP_E_DECODE && starts_with(err.msg, root), what, "prefix %zu/%zu: rc %d \"%s\"", k, sb.size, rc, err.msg);
         CHECK(all_zero(back, t->size), what, "prefix %zu: output not empty", k);
+        expect_read_fail(t, sb.data, k, what);
     }
     /* trailing garbage */
     {
@@ -426,6 +467,7 @@ static void test_sample(const st_type_t *t, int which)
         x[sb.size] = (char) 0xc0;
         CHECK(t->unpack(x, sb.size + 1, back, &err) == XSP_E_DECODE && strstr(err.msg, "trailing"), what,
               "trailing byte accepted or wrong message: %s", err.msg);
+        expect_read_fail(t, x, sb.size + 1, what);
         free(x);
     }
     msgpack_sbuffer_destroy(&sb);

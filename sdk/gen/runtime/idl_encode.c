@@ -47,7 +47,7 @@ int xsp_pk_str(msgpack_packer *pk, const char *s)
 
 int xsp_pk_bool(msgpack_packer *pk, bool v)
 {
-    return v ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+    return xsp_pk_byte_(pk, v ? 0xc3 : 0xc2);
 }
 
 int xsp_pk_i32(msgpack_packer *pk, int32_t v)
@@ -57,6 +57,8 @@ int xsp_pk_i32(msgpack_packer *pk, int32_t v)
 
 int xsp_pk_u32(msgpack_packer *pk, uint32_t v)
 {
+    if (v < 128)
+        return xsp_pk_byte_(pk, (unsigned char) v);
     return msgpack_pack_uint32(pk, v);
 }
 

@@ -12,9 +12,12 @@
 
 const xsp_method_info_t *xsp_method_find(const xsp_method_info_t *table, size_t n, const char *name, size_t len)
 {
-    for (size_t i = 0; i < n; i++)
-        if (xsp_name_eq(table[i].name, name, len))
-            return &table[i];
+    for (size_t i = 0; i < n; i++) {
+        const xsp_method_info_t *mi = &table[i];
+        if (mi->name_len ? mi->name_len == len && memcmp(mi->name, name, len) == 0
+                         : xsp_name_eq(mi->name, name, len))
+            return mi;
+    }
     return NULL;
 }
 
@@ -72,6 +75,56 @@ int xsp_request_method(const msgpack_object *req, const xsp_method_info_t *table
                               xsp_quote_for_msg(method->via.str.ptr, method->via.str.size, q, sizeof q));
     }
     return XSP_OK;
+}
+
+int xsp_read_request(const void *buf, size_t len, const xsp_method_info_t *table, size_t n,
+                     const xsp_method_info_t *want, const xsp_method_info_t **out, void *args,
+                     xsp_arena_t *arena)
+{
+    const xsp_method_info_t *mi = NULL;
+    bool have_args = false;
+    xsp_rd_t rd;
+    uint32_t entries;
+
+    *out = NULL;
+    xsp_rd_init(&rd, buf, len, arena);
+    if (xsp_rd_map(&rd, &entries))
+        return -1;
+    for (uint32_t i = 0; i < entries; i++) {
+        const char *k;
+        uint32_t kl;
+
+        if (xsp_rd_key(&rd, &k, &kl))
+            goto refused;
+        if (xsp_rd_is(k, kl, "method", 6)) {
+            const char *name;
+            uint32_t nl;
+            if (mi || xsp_rd_raw_str(&rd, &name, &nl))
+                goto refused;
+            mi = xsp_method_find(table, n, name, nl);
+            if (!mi || (want && mi != want))
+                return -1;
+        } else if (xsp_rd_is(k, kl, "args", 4)) {
+            if (!mi || have_args)
+                goto refused;
+            have_args = true;           /* (partly) read from here on */
+            if (mi->args_read(&rd, args))
+                goto refused;
+        } else if (xsp_rd_skip(&rd)) {
+            goto refused;
+        }
+    }
+    xsp_rd_leave(&rd, entries);
+    if (!have_args || xsp_rd_done(&rd))
+        goto refused;
+    *out = mi;
+    return 0;
+refused:
+    if (have_args && !arena) {
+        mi->args_dispose(args);         /* leaves it empty */
+        mi->args_init(args);
+    }
+    return -1;
 }
 
 int xsp_dec_request(const msgpack_object *req, const char *name, const msgpack_object **args, xsp_error_t *err)

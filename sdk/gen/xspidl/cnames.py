@@ -58,6 +58,38 @@ def cstr(s):
     return "".join(out)
 
 
+def mp_str_header(n):
+    """The msgpack str header for n bytes (the shortest form, as msgpack-c packs it)."""
+    if n < 32:
+        return bytes([0xa0 | n])
+    if n < 0x100:
+        return bytes([0xd9, n])
+    if n < 0x10000:
+        return bytes([0xda, n >> 8, n & 0xff])
+    return bytes([0xdb]) + n.to_bytes(4, "big")
+
+
+def c_bytes(b):
+    """A C string literal for the bytes b (3-digit octal escapes: nothing merges)."""
+    out = ['"']
+    for x in b:
+        c = chr(x)
+        if c in '"\\?' or not 0x20 <= x < 0x7f:
+            out.append("\\%03o" % x)
+        else:
+            out.append(c)
+    out.append('"')
+    return "".join(out)
+
+
+def mp_str_raw(s):
+    """C args `"<bytes>", n` of the msgpack encoding of the string s, header included: for
+    xsp_pk_raw, so a constant key costs one bounds check and one copy."""
+    b = s.encode("utf-8")
+    enc = mp_str_header(len(b)) + b
+    return "%s, %d" % (c_bytes(enc), len(enc))
+
+
 _NOT_AN_END = ("e.g", "i.e", "etc", "vs", "cf")
 
 
@@ -137,6 +169,10 @@ class StrCT(CT):
     def decode(self, o, out, path):
         return "xsp_dec_str(%s, &%s, %du, %s, err)" % (o, out, self.max, path)
 
+    def read(self, out):
+        """C expression: 0 or -1, the fast-path reader (xsp/idl_reader.h)."""
+        return "xsp_rd_str(rd, &%s, %du)" % (out, self.max)
+
     def walk(self, v, e="e"):
         return ["xsp_emit_str(%s, %s);" % (e, v)]
 
@@ -153,6 +189,9 @@ class PrimCT(CT):
 
     def decode(self, o, out, path):
         return "xsp_dec_%s(%s, &%s, %s, err)" % (self.sfx, o, out, path)
+
+    def read(self, out):
+        return "xsp_rd_%s(rd, &%s)" % (self.sfx, out)
 
     def walk(self, v, e="e"):
         if self.name == "error_code":
@@ -174,6 +213,9 @@ class EnumCT(CT):
 
     def decode(self, o, out, path):
         return "%s_decode_(%s, &%s, %s, err)" % (self.base, o, out, path)
+
+    def read(self, out):
+        return "%s_read_(rd, &%s)" % (self.base, out)
 
     def walk(self, v, e="e"):
         return ["xsp_emit_enum(%s, %s_to_string(%s), (int) %s);" % (e, self.base, v, v)]
@@ -204,6 +246,9 @@ class RecordCT(CT):
     def decode(self, o, out, path):
         return "%s_decode_(%s, &%s, %s, err)" % (self.base, o, out, path)
 
+    def read(self, out):
+        return "%s_read_(rd, &%s)" % (self.base, out)
+
     def walk(self, v, e="e"):
         return ["%s_walk_(%s, &%s);" % (self.base, e, v)]
 
@@ -230,6 +275,9 @@ class StringListCT(CT):
 
     def decode(self, o, out, path):
         return "xsp_dec_string_list(%s, &%s, %du, %du, %s, err)" % (o, out, self.max, self.elem_max, path)
+
+    def read(self, out):
+        return "xsp_rd_string_list(rd, &%s, %du, %du)" % (out, self.max, self.elem_max)
 
     def walk(self, v, e="e"):
         return ["xsp_emit_string_list(%s, &%s);" % (e, v)]
@@ -261,6 +309,9 @@ class ListCT(CT):
     def decode(self, o, out, path):
         return "%s_decode_(%s, &%s, %du, %s, err)" % (self.base, o, out, self.max, path)
 
+    def read(self, out):
+        return "%s_read_(rd, &%s, %du)" % (self.base, out, self.max)
+
     def walk(self, v, e="e"):
         return ["%s_walk_(%s, &%s);" % (self.base, e, v)]
 
@@ -287,6 +338,9 @@ class MapCT(CT):
     def decode(self, o, out, path):
         return "xsp_dec_string_map(%s, &%s, %du, %du, %du, %s, err)" % (
             o, out, self.max, self.key_max, self.val_max, path)
+
+    def read(self, out):
+        return "xsp_rd_string_map(rd, &%s, %du, %du, %du)" % (out, self.max, self.key_max, self.val_max)
 
     def walk(self, v, e="e"):
         return ["xsp_emit_string_map(%s, &%s);" % (e, v)]

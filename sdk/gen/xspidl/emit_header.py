@@ -43,6 +43,7 @@ def _record_internals(r):
     return [
         "int  %s_encode_(msgpack_packer *pk, const %s *p, const xsp_path_t *path, xsp_error_t *err);" % (b, t),
         "int  %s_decode_(const msgpack_object *o, %s *out, const xsp_path_t *path, xsp_error_t *err);" % (b, t),
+        "int  %s_read_(xsp_rd_t *rd, %s *out);" % (b, t),
         "void %s_walk_(xsp_emit_t *e, const %s *p);" % (b, t),
     ]
 
@@ -79,7 +80,8 @@ def emit_header(names, m):
           "#include <stdbool.h>", "#include <stddef.h>", "#include <stdint.h>", "#include <stdio.h>", "",
           "#include <msgpack.h>", "",
           '#include "xsp/error.h"', '#include "xsp/idl_buf.h"', '#include "xsp/idl_codec.h"',
-          '#include "xsp/idl_emit.h"', '#include "xsp/idl_method.h"', '#include "xsp/idl_strings.h"']
+          '#include "xsp/idl_emit.h"', '#include "xsp/idl_method.h"', '#include "xsp/idl_reader.h"',
+          '#include "xsp/idl_strings.h"']
     for d in module_deps(names, m):
         L.append('#include "%s"' % names.header(d))
     L += ["", "#ifdef __cplusplus", 'extern "C" {', "#endif", ""]
@@ -240,14 +242,18 @@ def emit_header(names, m):
         L.append("extern const char *const %s_names_[%s];" % (b, names.upper(d) + "__COUNT"))
         L.append("int  %s_encode_(msgpack_packer *pk, %s v, const xsp_path_t *path, xsp_error_t *err);" % (b, t))
         L.append("int  %s_decode_(const msgpack_object *o, %s *out, const xsp_path_t *path, xsp_error_t *err);" % (b, t))
+        L.append("int  %s_read_(xsp_rd_t *rd, %s *out);" % (b, t))
     for u in unions:
         L.append("extern const char *const %s_kind_names_[%s];" % (names.base(u), names.upper(u) + "__COUNT"))
     for info in lists:
         b, t = info.base, info.ctype
         L.append("int  %s_encode_(msgpack_packer *pk, const %s *l, const xsp_path_t *path, xsp_error_t *err);" % (b, t))
         L.append("int  %s_decode_(const msgpack_object *o, %s *out, size_t max, const xsp_path_t *path, xsp_error_t *err);" % (b, t))
+        L.append("int  %s_read_(xsp_rd_t *rd, %s *out, size_t max);" % (b, t))
         L.append("void %s_walk_(xsp_emit_t *e, const %s *l);" % (b, t))
     for r in recs:
         L += _record_internals(r)
+    for meth in m.methods:
+        L.append("int  %s_result_read_(xsp_rd_t *rd, void *res);" % names.method_base(meth))
     L += ["", "#ifdef __cplusplus", "}", "#endif", "#endif", ""]
     return "\n".join(L)

@@ -11,7 +11,7 @@ Phase 2 hook: client stubs and a server dispatch table are one more emitter each
 to change for them.
 """
 
-from .cnames import cstr, first_sentence
+from .cnames import c_bytes, cstr, first_sentence, mp_str_header
 from .emit_format import printers
 from .records import args_rec, banner
 
@@ -21,11 +21,16 @@ def _request(names, meth):
     b, t = r.base, r.ctype
     label = cstr(r.label)
     wire = cstr(meth.wire_name)
+    # {"method": "<wire name>", "args": — packed as one constant
+    wb = meth.wire_name.encode("utf-8")
+    head = (bytes([0x82]) + mp_str_header(6) + b"method" + mp_str_header(len(wb)) + wb
+            + mp_str_header(4) + b"args")
+    head_c, head_n = c_bytes(head), len(head)
     return [
         "int %s_encode(msgpack_packer *pk, const %s *p, xsp_error_t *err)" % (b, t), "{",
         "    xsp_path_t root = xsp_path_root(%s);" % label,
         "    const xsp_path_t *path = &root;", "",
-        "    XSP_PK(xsp_pk_request_head(pk, %s));" % wire,
+        "    XSP_PK(xsp_pk_raw(pk, %s, %d));   /* {\"method\": %s, \"args\": */" % (head_c, head_n, meth.wire_name),
         "    return %s_encode_(pk, p, &root, err);" % b, "}", "",
         "int %s_decode(const msgpack_object *o, %s *out, xsp_error_t *err)" % (b, t), "{",
         "    xsp_path_t root = xsp_path_root(%s);" % label,
@@ -41,6 +46,15 @@ def _request(names, meth):
         "    msgpack_unpacked up;",
         "    int rc;", "",
         "    %s_init(out);" % b,
+        "    {",
+        "        /* the fast path; what it refuses, the strict decoder explains */",
+        "        const xsp_method_info_t *mi;",
+        "        if (xsp_read_request(buf, len, %s, %s, &%s[%s], &mi, out, NULL) == 0)"
+        % (names.method_table(meth.interface.module), names.method_count(meth.interface.module),
+           names.method_table(meth.interface.module), names.method_const(meth)),
+        "            return XSP_OK;",
+        "        %s_dispose(out);" % b,
+        "    }",
         "    rc = xsp_idl_unpack(&up, buf, len, &root, err);",
         "    if (rc)",
         "        return rc;",
@@ -65,7 +79,12 @@ def _result(names, m, meth):
             "int %s_result_unpack(const void *buf, size_t len, xsp_error_t *err)" % mb, "{",
             "    xsp_path_t root = xsp_path_root(%s);" % label,
             "    msgpack_unpacked up;",
-            "    int rc = xsp_idl_unpack(&up, buf, len, &root, err);", "",
+            "    xsp_rd_t rd;",
+            "    int rc;", "",
+            "    xsp_rd_init(&rd, buf, len, NULL);",
+            "    if (%s_result_read_(&rd, NULL) == 0 && xsp_rd_done(&rd) == 0)" % mb,
+            "        return XSP_OK;",
+            "    rc = xsp_idl_unpack(&up, buf, len, &root, err);",
             "    if (rc)",
             "        return rc;",
             "    rc = xsp_dec_nil(&up.data, &root, err);",
@@ -102,6 +121,14 @@ def _result(names, m, meth):
           "    msgpack_unpacked up;",
           "    int rc;", "",
           "    %s_result_init(out);" % mb,
+          "    {",
+          "        /* the fast path; what it refuses, the strict decoder explains */",
+          "        xsp_rd_t rd;",
+          "        xsp_rd_init(&rd, buf, len, NULL);",
+          "        if (%s_result_read_(&rd, out) == 0 && xsp_rd_done(&rd) == 0)" % mb,
+          "            return XSP_OK;",
+          "        %s_result_dispose(out);" % mb,
+          "    }",
           "    rc = xsp_idl_unpack(&up, buf, len, &root, err);",
           "    if (rc)",
           "        return rc;",
@@ -130,6 +157,7 @@ def _wrappers(names, program, m, meth):
         "static void %s_args_dispose(void *a) { %s_args_dispose(a); }" % (w, mb),
         "static int %s_args_encode(msgpack_packer *pk, const void *a, xsp_error_t *err) { return %s_args_encode(pk, a, err); }" % (w, mb),
         "static int %s_args_decode(const msgpack_object *o, void *a, xsp_error_t *err) { return %s_args_decode(o, a, err); }" % (w, mb),
+        "static int %s_args_read(xsp_rd_t *rd, void *a) { return %s_args_read_(rd, a); }" % (w, mb),
         "static int %s_args_format(xsp_buf_t *b, const void *a, int indent) { return %s_args_format(b, a, indent); }" % (w, mb),
         "static int %s_args_to_json(xsp_buf_t *b, const void *a, int indent) { return %s_args_to_json(b, a, indent); }" % (w, mb),
     ]
@@ -163,6 +191,7 @@ def _wrappers(names, program, m, meth):
         "        %s_args_format, %s_args_to_json," % (w, w),
         "        %s, %s_result_init, %s_result_dispose, %s_result_encode," % ("sizeof(%s)" % rt if meth.result is not None else "0", w, w, w),
         "        %s_result_decode, %s_result_format, %s_result_to_json," % (w, w, w),
+        "        %s_args_read, %s_result_read_, %d," % (w, mb, len(meth.wire_name.encode("utf-8"))),
         "    },",
     ]
     return L, row

@@ -8,7 +8,7 @@ the field path in the message.
 Never touches: request envelopes and results (emit_methods), value life cycle (emit_types).
 """
 
-from .cnames import cstr
+from .cnames import cstr, mp_str_raw
 from .model import Enum
 from .records import FieldCode, banner, module_records
 
@@ -22,10 +22,10 @@ def _encode_fields(names, m, fields, acc, extra_count=0, head=None):
         if fc.optional:
             L.append("if (%s)" % fc.present())
             L.append("    n++;")
-    L.append("XSP_PK(msgpack_pack_map(pk, n));")
+    L.append("XSP_PK(xsp_pk_map(pk, n));")
     L += head or []
     for fc in fcs:
-        body = ['XSP_PK(xsp_pk_str(pk, %s));' % cstr(fc.name)]
+        body = ['XSP_PK(xsp_pk_raw(pk, %s));   /* "%s" */' % (mp_str_raw(fc.name), fc.name)]
         if fc.ct.needs_path:
             body.append("{")
             body.append("    xsp_path_t sub = xsp_path_field(path, %s);" % cstr(fc.name))
@@ -123,6 +123,14 @@ def _public_codec(r, encode_name=None):
         "    int rc;",
         "",
         "    %s_init(out);" % b,
+        "    {",
+        "        /* the fast path; what it refuses, the strict decoder explains */",
+        "        xsp_rd_t rd;",
+        "        xsp_rd_init(&rd, buf, len, NULL);",
+        "        if (%s_read_(&rd, out) == 0 && xsp_rd_done(&rd) == 0)" % b,
+        "            return XSP_OK;",
+        "        %s_dispose(out);" % b,
+        "    }",
         "    rc = xsp_idl_unpack(&up, buf, len, &root, err);",
         "    if (rc)",
         "        return rc;",
@@ -152,7 +160,8 @@ def _record(names, m, r):
         L.append("    switch (p->kind) {")
         for v in r.variants:
             L.append("    case %s: {" % names.enum_const(u, v.name))
-            head = ['XSP_PK(xsp_pk_str(pk, "kind"));', "XSP_PK(xsp_pk_str(pk, %s));" % cstr(v.name)]
+            head = ['XSP_PK(xsp_pk_raw(pk, %s));   /* "kind" */' % mp_str_raw("kind"),
+                    'XSP_PK(xsp_pk_raw(pk, %s));   /* "%s" */' % (mp_str_raw(v.name), v.name)]
             if v.fields:
                 L.append("        const %s *v = &p->u.%s;" % (names.variant_type(u, v), v.name))
             L += ["        " + l for l in _encode_fields(names, m, v.fields, "v->", 1, head)]
@@ -243,7 +252,7 @@ def _list(names, info):
     b, t, e = info.base, info.ctype, info.elem_ct
     L = ["int %s_encode_(msgpack_packer *pk, const %s *l, const xsp_path_t *path, xsp_error_t *err)" % (b, t), "{",
          "    int rc = 0;", "",
-         "    XSP_PK(msgpack_pack_array(pk, l->len));",
+         "    XSP_PK(xsp_pk_array(pk, l->len));",
          "    for (size_t i = 0; i < l->len; i++) {",
          "        xsp_path_t sub = xsp_path_index(path, i);"]
     enc = e.encode("l->val[i]", "&sub")

@@ -160,10 +160,20 @@ def _field_table(names, m, tname, fields):
     return L
 
 
-def _wrap(prefix, base, ctype, encode=True):
-    """type-erased wrappers around a record's (or result's) functions"""
+def _wrap(prefix, base, ctype, encode=True, read=None):
+    """type-erased wrappers around a record's (or result's) functions; `read` is the C
+    expression running the fast-path reader over (b, n) into p with arena a"""
     w = "st_w_" + prefix
+    if read is None:
+        read = "(%s_read_(&rd, p) == 0 && xsp_rd_done(&rd) == 0)" % base
     L = [
+        "static int %s_read(const void *b, size_t n, void *p, xsp_arena_t *a)" % w,
+        "{",
+        "    xsp_rd_t rd;",
+        "",
+        "    xsp_rd_init(&rd, b, n, a);",
+        "    return %s ? 0 : -1;" % read,
+        "}",
         "static void %s_init(void *p) { %s_init(p); }" % (w, base),
         "static void %s_dispose(void *p) { %s_dispose(p); }" % (w, base),
         "static int %s_copy(void *d, const void *s) { return %s_copy(d, s); }" % (w, base),
@@ -178,8 +188,8 @@ def _wrap(prefix, base, ctype, encode=True):
 
 
 def _funcs(w):
-    return ("%s_init, %s_dispose, %s_copy, %s_equal, %s_encode, %s_decode, %s_unpack, %s_format, %s_to_json"
-            % ((w,) * 9))
+    return ("%s_init, %s_dispose, %s_copy, %s_equal, %s_encode, %s_decode, %s_unpack, %s_format, %s_to_json, %s_read"
+            % ((w,) * 10))
 
 
 def _module(names, m):
@@ -190,7 +200,15 @@ def _module(names, m):
     rows = []
     for r in recs:
         key = r.base[len(m.prefix) + 1:]
-        w, wl = _wrap(key, r.base, r.ctype)
+        read = None
+        if r.kind == "args":
+            read = ("(xsp_read_request(b, n, %s, %s, &%s[%s], &mi, p, a) == 0)"
+                    % (names.method_table(m), names.method_count(m), names.method_table(m),
+                       names.method_const(r.method)))
+            read = "((void) rd, " + read + ")"
+        w, wl = _wrap(key, r.base, r.ctype, read=read)
+        if r.kind == "args":
+            wl[3:3] = ["    const xsp_method_info_t *mi;"]
         L += wl
         if r.is_union:
             vts = []
@@ -243,13 +261,21 @@ def _module(names, m):
                 "static int %s_format(xsp_buf_t *b, const void *p, int i) { (void) p; return xsp_format_none(b, i); }" % w,
                 "static int %s_to_json(xsp_buf_t *b, const void *p, int i) { (void) p; return xsp_json_null(b, i); }" % w,
                 "static void st_sample_%s(void *p, int which) { (void) p; (void) which; }" % key,
+                "static int %s_read(const void *b, size_t n, void *p, xsp_arena_t *a)" % w,
+                "{",
+                "    xsp_rd_t rd;",
+                "",
+                "    xsp_rd_init(&rd, b, n, a);",
+                "    return %s_result_read_(&rd, p) == 0 && xsp_rd_done(&rd) == 0 ? 0 : -1;" % mb,
+                "}",
             ]
             rows.append("    { %s, %s, ST_ROLE_RESULT, %s, { ST_NIL, 0, 0, ST_NIL, 0, 0 }, NULL, 0, 1, { 0 }, 1, st_sample_%s, %s },"
                         % (label, label, cstr(meth.wire_name), key, _funcs(w)))
             L.append("")
             continue
         rt = names.result_type(meth)
-        w, wl = _wrap(key, mb + "_result", rt)
+        w, wl = _wrap(key, mb + "_result", rt,
+                      read="(%s_result_read_(&rd, p) == 0 && xsp_rd_done(&rd) == 0)" % mb)
         L += wl
         ct = names.ct(meth.result, m)
         L.append("static void st_sample_%s(void *p, int which)" % key)

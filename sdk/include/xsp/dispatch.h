@@ -12,9 +12,13 @@
 
     Life of a call (the generated dispatcher does steps 1-3 and 5):
       1. xsp_call_begin   unpack the payload and find the method; a malformed payload is
-                          answered `decode`, an unknown method `unimplemented`;
+                          answered `decode`, an unknown method `unimplemented`.  A
+                          well-formed request is read here in one pass, args included
+                          (xsp/idl_reader.h: no tree, no heap call per string); only what
+                          that fast path refuses takes the strict steps below, which say why;
       2. (a NULL op)      xsp_call_unimplemented answers `unimplemented`;
-      3. xsp_call_decode  decode the args strictly; failures are answered `decode` with the
+      3. xsp_call_decode  decode the args strictly (nothing to do when step 1 read them);
+                          failures are answered `decode` with the
                           field path ("Datapath.attach args: uri: expected string, got
                           integer");
       4. the op runs      and answers exactly once, NOW (before it returns) or LATER (from

@@ -22,7 +22,9 @@
     OWNERSHIP: args are only read (encoded before the function returns).  result and
     error_reply are caller-owned outputs, always left valid (empty on failure); dispose them
     with the method's _result_dispose / xsp_error_reply_dispose.  In an asynchronous
-    completion, result and error_reply are borrowed for the duration of the callback.
+    completion, result and error_reply are borrowed for the duration of the callback: to
+    keep the result, copy it (the type's _copy); never move its strings or arrays out (a
+    result read by the fast path lives in an arena that is dropped after the callback).
 
     An asynchronous stub call keeps its small context (method row, callback, result
     storage) inside the client's call (xsp_client_send_ctx), so it is freed exactly once

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <msgpack.h>
 
@@ -191,6 +192,33 @@ void *xsp_packbuf_release(xsp_packbuf_t *b);
 int xsp_packbuf_write(void *data, const char *buf, size_t len);   /* msgpack_packer_write */
 
 int xsp_pk_str(msgpack_packer *pk, const char *s);          /* NULL packs "" */
+/*  n bytes already encoded (a generated constant: a key with its header, a request head). */
+static inline int xsp_pk_raw(msgpack_packer *pk, const char *bytes, size_t n)
+{
+    if (pk->callback == xsp_packbuf_write) {
+        xsp_packbuf_t *b = (xsp_packbuf_t *) pk->data;
+        if (!b->failed && b->cap - b->len >= n) {
+            memcpy(b->data + b->len, bytes, n);
+            b->len += n;
+            return 0;
+        }
+    }
+    return pk->callback(pk->data, bytes, n);
+}
+/*  One byte (a fixmap/fixarray header, a small integer, a boolean): the common cases of
+    the calls below, without msgpack-c's callback. */
+static inline int xsp_pk_byte_(msgpack_packer *pk, unsigned char c)
+{
+    return xsp_pk_raw(pk, (const char *) &c, 1);
+}
+static inline int xsp_pk_map(msgpack_packer *pk, size_t n)
+{
+    return n < 16 ? xsp_pk_byte_(pk, (unsigned char) (0x80u | n)) : msgpack_pack_map(pk, n);
+}
+static inline int xsp_pk_array(msgpack_packer *pk, size_t n)
+{
+    return n < 16 ? xsp_pk_byte_(pk, (unsigned char) (0x90u | n)) : msgpack_pack_array(pk, n);
+}
 int xsp_pk_bool(msgpack_packer *pk, bool v);
 int xsp_pk_i32(msgpack_packer *pk, int32_t v);
 int xsp_pk_u32(msgpack_packer *pk, uint32_t v);

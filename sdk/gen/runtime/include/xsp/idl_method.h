@@ -18,6 +18,7 @@
 
 #include "xsp/error.h"
 #include "xsp/idl_buf.h"
+#include "xsp/idl_reader.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -52,6 +53,13 @@ typedef struct xsp_method_info {
     int  (*result_decode)(const msgpack_object *o, void *res, xsp_error_t *err);
     int  (*result_format)(xsp_buf_t *b, const void *res, int indent);
     int  (*result_to_json)(xsp_buf_t *b, const void *res, int indent);
+
+    /* the fast path (xsp/idl_reader.h): the args map / the result value from bytes into
+       zeroed memory; 0, or -1 and the caller falls back to args_decode / result_decode
+       (which then says why).  A method without a result reads nil (res is ignored). */
+    int  (*args_read)(xsp_rd_t *rd, void *args);
+    int  (*result_read)(xsp_rd_t *rd, void *res);
+    size_t name_len;            /* strlen(name); 0 in a table made by hand: then compared */
 } xsp_method_info_t;
 
 /*  The row whose wire name is name[0..len), or NULL. */
@@ -63,6 +71,17 @@ const xsp_method_info_t *xsp_method_find(const xsp_method_info_t *table, size_t 
     XSP_E_UNIMPLEMENTED for a well-formed request naming a method not in the table. */
 int xsp_request_method(const msgpack_object *req, const xsp_method_info_t *table, size_t n,
                        const xsp_method_info_t **out, xsp_error_t *err);
+
+/*  The fast path of a whole request payload (xsp/idl_reader.h): 0 when buf is exactly
+    {"method": <a row of table>, "args": <its args>} (other keys skipped) and the args were
+    read into `args` (zeroed, at least the row's args_size bytes; strings and arrays from
+    `arena`, or malloc'd when it is NULL); *out = the row.  `want` (may be NULL) restricts it
+    to one row.  -1 for anything else, including a valid request the fast path does not
+    take (e.g. "args" before "method"): then use xsp_request_method + args_decode, which
+    say why.  On -1 `args` is left empty (heap), or may point into the arena (drop it). */
+int xsp_read_request(const void *buf, size_t len, const xsp_method_info_t *table, size_t n,
+                     const xsp_method_info_t *want, const xsp_method_info_t **out, void *args,
+                     xsp_arena_t *arena);
 
 /*  For generated code.  Pack {"method": name, "args": and leave the args map to the caller. */
 int xsp_pk_request_head(msgpack_packer *pk, const char *method);
