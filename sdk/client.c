@@ -49,6 +49,7 @@ struct call {
     xsp_drop_fn *drop;          /* run on ctx when the call ends without its callback */
     void *ctx;                  /* ctx_size bytes inside the allocation, or NULL */
     call_t *prev, *next;
+    size_t room;                /* bytes after the struct (tail_), for reuse */
     max_align_t tail_[];        /* ctx, then queue and dbg */
 };
 
@@ -70,7 +71,11 @@ struct xsp_client {
     uint64_t peer_id;           /* from the last WELCOME */
     bool has_identity;          /* opts.identity was set: answers follow us across restarts */
     trace_t tr;
+    call_t *spare;              /* ended calls kept for reuse (next), at most SPARE_MAX */
+    size_t n_spare;
 };
+
+#define SPARE_MAX 64            /* a steady pipeline reuses its calls: no malloc per call */
 
 /* ================================================================ replies */
 
@@ -181,19 +186,47 @@ static void heap_remove(xsp_client_t *c, call_t *x)
 
 /* ================================================================ calls */
 
-static void call_free(call_t *call)
+static void call_free(xsp_client_t *c, call_t *call)
 {
     if (call->has_body)
         zmq_msg_close(&call->body);
+    if (c && c->n_spare < SPARE_MAX) {
+        call->next = c->spare;
+        c->spare = call;
+        c->n_spare++;
+        return;
+    }
     free(call);
 }
 
+/*  A call with room for `room` bytes after the struct: a spare one, or a new one. */
+static call_t *call_alloc(xsp_client_t *c, size_t room)
+{
+    call_t **pp = &c->spare;
+    for (int i = 0; *pp && i < 4; i++, pp = &(*pp)->next)     /* sizes rarely differ */
+        if ((*pp)->room >= room) {
+            call_t *call = *pp;
+            *pp = call->next;
+            c->n_spare--;
+            size_t keep = call->room;
+            memset(call, 0, sizeof *call);
+            call->room = keep;
+            return call;
+        }
+    call_t *call = malloc(sizeof *call + room);
+    if (call) {
+        memset(call, 0, sizeof *call);
+        call->room = room;
+    }
+    return call;
+}
+
 /*  A call that ends without its callback (cancel, destroy): let its owner release ctx. */
-static void call_drop(call_t *call)
+static void call_drop(xsp_client_t *c, call_t *call)
 {
     if (call->drop)
         call->drop(call->ctx);
-    call_free(call);
+    call_free(c, call);
 }
 
 /*  Take the call out of every index (it is then owned by the caller of unlink). */
@@ -223,7 +256,7 @@ static void call_complete(xsp_client_t *c, call_t *call, const xsp_error_t *err,
     if (call->cb)
         call->cb(c, call->id, err, reply, call->arg);
     xsp_reply_dispose(reply);
-    call_free(call);
+    call_free(c, call);
 }
 
 static void call_fail(xsp_client_t *c, call_t *call, xsp_code_t code, const char *fmt, ...)
@@ -486,7 +519,7 @@ static void on_welcome(void *owner, bool renewed)
                           "it may or may not have run", call->queue);
         if (call->cb)
             call->cb(c, call->id, &err, &(xsp_reply_t) { 0 }, call->arg);
-        call_free(call);
+        call_free(c, call);
     }
     if (c->tr.active) {
         if (renewed) {
@@ -591,7 +624,12 @@ void xsp_client_destroy(xsp_client_t **self_p)
     while (c->head) {
         call_t *call = c->head;
         call_unlink(c, call);
-        call_drop(call);
+        call_drop(NULL, call);
+    }
+    while (c->spare) {
+        call_t *next = c->spare->next;
+        free(c->spare);
+        c->spare = next;
     }
     xsp_session_destroy(&c->s);
     xsp_idmap_dispose(&c->calls);
@@ -666,12 +704,12 @@ static call_t *call_start(xsp_client_t *c, kind_t kind, const char *queue, const
     const char *dbg = o.dbg ? o.dbg : "";
     size_t qlen = strlen(qname), dlen = strlen(dbg);
     size_t ctx_room = (ctx_size + sizeof (max_align_t) - 1) / sizeof (max_align_t) * sizeof (max_align_t);
-    call_t *call = malloc(sizeof *call + ctx_room + qlen + 1 + dlen + 1);
+    call_t *call = call_alloc(c, ctx_room + qlen + 1 + dlen + 1);
     if (!call) {
         xsp_error_set(err, XSP_E_SYSTEM, "out of memory");
         return NULL;
     }
-    memset(call, 0, sizeof *call + ctx_room);
+    memset(call->tail_, 0, ctx_room);
     char *strings = (char *) call->tail_ + ctx_room;
     call->queue = strings;
     memcpy(call->queue, qname, qlen + 1);
@@ -703,7 +741,7 @@ static call_t *call_start(xsp_client_t *c, kind_t kind, const char *queue, const
     if (!ok || xsp_idmap_put(&c->calls, call->id, call) != 0 ||
         (call->wait_deadline != INT64_MAX && heap_push(c, call) != 0)) {
         xsp_idmap_del(&c->calls, call->id);
-        call_free(call);
+        call_free(c, call);
         xsp_error_set(err, XSP_E_SYSTEM, "out of memory");
         return NULL;
     }
@@ -759,7 +797,7 @@ int xsp_client_cancel(xsp_client_t *c, uint64_t call_id)
     if (!call)
         return -1;
     call_unlink(c, call);
-    call_drop(call);
+    call_drop(c, call);
     return 0;
 }
 

@@ -176,9 +176,20 @@ int xsp_rd_raw_str_(xsp_rd_t *rd, const char **s, uint32_t *len)
     return 0;
 }
 
+/*  size bytes, 8-aligned, NOT zeroed (strings are written whole at once). */
+static void *arena_raw(xsp_arena_t *a, size_t size)
+{
+    uintptr_t at = ((uintptr_t) a->p + 7u) & ~(uintptr_t) 7u;
+    if (a->p && at <= (uintptr_t) a->end && size <= (uintptr_t) a->end - at) {
+        a->p = (char *) at + size;
+        return (void *) at;
+    }
+    return xsp_arena_alloc(a, size);
+}
+
 static char *copy_str(xsp_rd_t *rd, const char *s, uint32_t n)
 {
-    char *d = rd->arena ? xsp_arena_alloc(rd->arena, (size_t) n + 1) : malloc((size_t) n + 1);
+    char *d = rd->arena ? arena_raw(rd->arena, (size_t) n + 1) : malloc((size_t) n + 1);
     if (d) {
         memcpy(d, s, n);
         d[n] = '\0';
