@@ -79,13 +79,24 @@ struct xsp_client {
 
 /* ================================================================ replies */
 
+/*  priv_ is the frame holding body: a heap zmq_msg_t the reply owns, or, for the reply a
+    completion borrows, the caller's frame on our stack, marked by the low bit (frames are
+    aligned): no heap call per answer.  xsp_reply_move gives a borrowed one a heap frame. */
+#define BORROWED ((uintptr_t) 1)
+
+static zmq_msg_t *reply_frame(const xsp_reply_t *r)
+{
+    return (zmq_msg_t *) ((uintptr_t) r->priv_ & ~BORROWED);
+}
+
 void xsp_reply_dispose(xsp_reply_t *r)
 {
     if (!r)
         return;
     if (r->priv_) {
-        zmq_msg_close(r->priv_);
-        free(r->priv_);
+        zmq_msg_close(reply_frame(r));
+        if (!((uintptr_t) r->priv_ & BORROWED))
+            free(r->priv_);
     }
     memset(r, 0, sizeof *r);
 }
@@ -94,21 +105,31 @@ void xsp_reply_move(xsp_reply_t *dst, xsp_reply_t *src)
 {
     *dst = *src;
     memset(src, 0, sizeof *src);
+    if ((uintptr_t) dst->priv_ & BORROWED) {
+        zmq_msg_t *m = malloc(sizeof *m), *frame = reply_frame(dst);
+        if (!m) {               /* cannot keep it: the taker gets an empty reply */
+            zmq_msg_close(frame);
+            memset(dst, 0, sizeof *dst);
+            return;
+        }
+        zmq_msg_init(m);
+        zmq_msg_move(m, frame);
+        dst->priv_ = m;
+        dst->body = zmq_msg_data(m);    /* a small frame keeps its bytes inside itself */
+    }
 }
 
-/*  Fill r, taking over payload's content (no copy). */
-static void reply_take(xsp_reply_t *r, zmq_msg_t *payload)
+/*  Fill r, taking over payload's content (no copy) into `frame`, which outlives r's use
+    by the completion (the caller's stack): r borrows it. */
+static void reply_take(xsp_reply_t *r, zmq_msg_t *payload, zmq_msg_t *frame)
 {
     if (!payload || zmq_msg_size(payload) == 0)
         return;
-    zmq_msg_t *m = malloc(sizeof *m);
-    if (!m)
-        return;
-    zmq_msg_init(m);
-    zmq_msg_move(m, payload);
-    r->priv_ = m;
-    r->body = zmq_msg_data(m);
-    r->len = zmq_msg_size(m);
+    zmq_msg_init(frame);
+    zmq_msg_move(frame, payload);
+    r->priv_ = (void *) ((uintptr_t) frame | BORROWED);
+    r->body = zmq_msg_data(frame);
+    r->len = zmq_msg_size(frame);
 }
 
 /* ================================================================ deadline heap */
@@ -274,7 +295,7 @@ static void call_fail(xsp_client_t *c, call_t *call, xsp_code_t code, const char
 
 /*  Send (or resend) a call in the current generation.  Stays unsent when there is no
     session; it goes out on the next WELCOME. */
-static void call_transmit(xsp_client_t *c, call_t *call)
+static void call_transmit(xsp_client_t *c, call_t *call, int64_t now)
 {
     if (!xsp_session_ready(c->s))
         return;
@@ -291,7 +312,7 @@ static void call_transmit(xsp_client_t *c, call_t *call)
         h.dbg = XSP_STR(call->dbg);
         h.flags = call->flags & (XSP_FLAG_AT_MOST_ONCE | XSP_FLAG_PERSISTENT);
         if (call->sw_deadline) {
-            int64_t left = call->sw_deadline - xsp_now_ms();
+            int64_t left = call->sw_deadline - (now ? now : xsp_now_ms());
             h.timeout_ms = left > 0 ? (uint64_t) left : 1;  /* let the switch say expired */
         }
         zmq_msg_t copy;
@@ -321,7 +342,8 @@ static void on_result(xsp_client_t *c, const xsp_hdr_t *h, zmq_msg_t *payload)
     r.status = (unsigned) h->status;
     r.msg_id = h->msg_id;
     r.service_us = h->service_us;
-    reply_take(&r, payload);
+    zmq_msg_t frame;
+    reply_take(&r, payload, &frame);
     xsp_error_t err;
     if (h->status == XSP_STATUS_OK)
         xsp_error_clear(&err);
@@ -338,7 +360,8 @@ static void on_diag_reply(xsp_client_t *c, const xsp_hdr_t *h, zmq_msg_t *payloa
         return;
     xsp_reply_t r;
     memset(&r, 0, sizeof r);
-    reply_take(&r, payload);
+    zmq_msg_t frame;
+    reply_take(&r, payload, &frame);
     xsp_error_t err;
     xsp_error_clear(&err);
     call_complete(c, call, &err, &r);
@@ -495,7 +518,7 @@ static void on_welcome(void *owner, bool renewed)
         }
         if (call->gen == 0 || call->rejected || call->kind == K_DIAG ||
             (!(call->flags & XSP_CALL_AT_MOST_ONCE) && !call->accepted)) {
-            call_transmit(c, call);
+            call_transmit(c, call, 0);
         } else {
             call_unlink(c, call);
             call->next = lost;
@@ -751,7 +774,7 @@ static call_t *call_start(xsp_client_t *c, kind_t kind, const char *queue, const
     else
         c->head = call;
     c->tail = call;
-    call_transmit(c, call);
+    call_transmit(c, call, now);     /* the clock read above: one per call */
     xsp_error_clear(err);
     return call;
 }

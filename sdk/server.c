@@ -64,13 +64,18 @@ struct xsp_request {
     zmq_msg_t answer;
     xsp_request_t *prev, *next; /* live list: I/O thread only */
     xsp_request_t *qnext;       /* job FIFO or done FIFO: under srv->mu */
+    size_t room;                /* bytes after the struct (queue, dbg), for reuse */
 };
+
+#define SPARE_MAX 64            /* ended requests kept for reuse: no calloc per delivery */
 
 struct xsp_server {
     xsp_session_t *s;
     sub_t *subs;
     xsp_request_t *live;
     size_t nlive;
+    xsp_request_t *spare;       /* ended requests for reuse (next): I/O thread only */
+    size_t n_spare;
     /* shared with other threads, under mu */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -116,13 +121,40 @@ int64_t xsp_request_time_left_ms(const xsp_request_t *r)
     return left > 0 ? left : 0;
 }
 
-static void request_free(xsp_request_t *r)
+/*  I/O thread only (s NULL: really free). */
+static void request_free(xsp_server_t *s, xsp_request_t *r)
 {
     if (r->has_body)
         zmq_msg_close(&r->body);
     if (r->has_answer)
         zmq_msg_close(&r->answer);
+    if (s && s->n_spare < SPARE_MAX) {
+        r->next = s->spare;
+        s->spare = r;
+        s->n_spare++;
+        return;
+    }
     free(r);
+}
+
+/*  I/O thread only: a zeroed request with `room` bytes after it, spare or new. */
+static xsp_request_t *request_alloc(xsp_server_t *s, size_t room)
+{
+    xsp_request_t **pp = &s->spare;
+    for (int i = 0; *pp && i < 4; i++, pp = &(*pp)->next)     /* sizes rarely differ */
+        if ((*pp)->room >= room) {
+            xsp_request_t *r = *pp;
+            *pp = r->next;
+            s->n_spare--;
+            size_t keep = r->room;
+            memset(r, 0, sizeof *r + room);
+            r->room = keep;
+            return r;
+        }
+    xsp_request_t *r = calloc(1, sizeof *r + room);
+    if (r)
+        r->room = room;
+    return r;
 }
 
 static void live_unlink(xsp_server_t *s, xsp_request_t *r)
@@ -158,7 +190,7 @@ static void finish(xsp_server_t *s, xsp_request_t *r)
         }
     }
     live_unlink(s, r);
-    request_free(r);
+    request_free(s, r);
 }
 
 /*  Hand an answered/released request to the I/O thread. */
@@ -370,7 +402,7 @@ int xsp_server_unsubscribe(xsp_server_t *s, const char *queue, xsp_error_t *err)
 static void on_deliver(xsp_server_t *s, const xsp_hdr_t *h, zmq_msg_t *payload)
 {
     size_t qlen = h->queue.len, dlen = h->dbg.len;
-    xsp_request_t *r = calloc(1, sizeof *r + qlen + 1 + dlen + 1);
+    xsp_request_t *r = request_alloc(s, qlen + 1 + dlen + 1);
     if (!r) {
         xsp_log(XSP_LOG_ERR, "out of memory: message %llu is left to expire",
                 (unsigned long long) h->msg_id);
@@ -587,7 +619,12 @@ void xsp_server_destroy(xsp_server_t **self_p)
     while (s->live) {
         xsp_request_t *r = s->live;
         live_unlink(s, r);
-        request_free(r);
+        request_free(NULL, r);
+    }
+    while (s->spare) {
+        xsp_request_t *next = s->spare->next;
+        free(s->spare);
+        s->spare = next;
     }
     xsp_session_destroy(&s->s);
     while (s->subs) {
