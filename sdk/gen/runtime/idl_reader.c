@@ -15,6 +15,8 @@
 #include "xsp/idl_codec.h"
 #include "xsp/idl_strings.h"
 
+#include "idl_head.h"
+
 /* ================================================================ arena */
 
 typedef struct chunk {
@@ -102,48 +104,39 @@ static inline int enter(xsp_rd_t *rd, uint64_t count)
     return 0;
 }
 
-int xsp_rd_map_(xsp_rd_t *rd, uint32_t *n)
+/*  A container header: fix (0x80 map / 0x90 array) with its 16- and 32-bit forms; a map's
+    n entries are 2n values. */
+static int rd_container(xsp_rd_t *rd, uint32_t *n, unsigned char fix, unsigned char t16,
+                        unsigned char t32, unsigned per)
 {
     if (rd->p >= rd->end)
         return -1;
     unsigned char c = *rd->p;
     uint64_t v;
-    if ((c & 0xf0u) == 0x80u) {
+    if ((c & 0xf0u) == fix) {
         v = c & 0x0fu;
         rd->p++;
-    } else if (c == 0xde && left(rd) >= 3) {
+    } else if (c == t16 && left(rd) >= 3) {
         v = be(rd->p + 1, 2);
         rd->p += 3;
-    } else if (c == 0xdf && left(rd) >= 5) {
+    } else if (c == t32 && left(rd) >= 5) {
         v = be(rd->p + 1, 4);
         rd->p += 5;
     } else {
         return -1;
     }
     *n = (uint32_t) v;
-    return enter(rd, 2 * v);
+    return enter(rd, per * v);
+}
+
+int xsp_rd_map_(xsp_rd_t *rd, uint32_t *n)
+{
+    return rd_container(rd, n, 0x80, 0xde, 0xdf, 2);
 }
 
 int xsp_rd_array(xsp_rd_t *rd, uint32_t *n)
 {
-    if (rd->p >= rd->end)
-        return -1;
-    unsigned char c = *rd->p;
-    uint64_t v;
-    if ((c & 0xf0u) == 0x90u) {
-        v = c & 0x0fu;
-        rd->p++;
-    } else if (c == 0xdc && left(rd) >= 3) {
-        v = be(rd->p + 1, 2);
-        rd->p += 3;
-    } else if (c == 0xdd && left(rd) >= 5) {
-        v = be(rd->p + 1, 4);
-        rd->p += 5;
-    } else {
-        return -1;
-    }
-    *n = (uint32_t) v;
-    return enter(rd, v);
+    return rd_container(rd, n, 0x90, 0xdc, 0xdd, 1);
 }
 
 int xsp_rd_raw_str_(xsp_rd_t *rd, const char **s, uint32_t *len)
@@ -273,50 +266,54 @@ static int rd_int(xsp_rd_t *rd, bool *neg, uint64_t *u, int64_t *i)
     return 0;
 }
 
-int xsp_rd_i32(xsp_rd_t *rd, int32_t *out)
+static int rd_signed(xsp_rd_t *rd, int64_t min, int64_t max, int64_t *out)
 {
     bool neg;
     uint64_t u = 0;
     int64_t i = 0;
-    if (rd_int(rd, &neg, &u, &i))
-        return -1;
-    if (neg ? i < INT32_MIN : u > INT32_MAX)
-        return -1;
-    *out = neg ? (int32_t) i : (int32_t) u;
-    return 0;
-}
-
-int xsp_rd_i64(xsp_rd_t *rd, int64_t *out)
-{
-    bool neg;
-    uint64_t u = 0;
-    int64_t i = 0;
-    if (rd_int(rd, &neg, &u, &i) || (!neg && u > INT64_MAX))
+    if (rd_int(rd, &neg, &u, &i) || (neg ? i < min : u > (uint64_t) max))
         return -1;
     *out = neg ? i : (int64_t) u;
     return 0;
 }
 
-int xsp_rd_u32(xsp_rd_t *rd, uint32_t *out)
+static int rd_unsigned(xsp_rd_t *rd, uint64_t max, uint64_t *out)
 {
     bool neg;
     uint64_t u = 0;
     int64_t i = 0;
-    if (rd_int(rd, &neg, &u, &i) || neg || u > UINT32_MAX)
+    if (rd_int(rd, &neg, &u, &i) || neg || u > max)
         return -1;
-    *out = (uint32_t) u;
+    *out = u;
+    return 0;
+}
+
+int xsp_rd_i32(xsp_rd_t *rd, int32_t *out)
+{
+    int64_t v;
+    if (rd_signed(rd, INT32_MIN, INT32_MAX, &v))
+        return -1;
+    *out = (int32_t) v;
+    return 0;
+}
+
+int xsp_rd_i64(xsp_rd_t *rd, int64_t *out)
+{
+    return rd_signed(rd, INT64_MIN, INT64_MAX, out);
+}
+
+int xsp_rd_u32(xsp_rd_t *rd, uint32_t *out)
+{
+    uint64_t v;
+    if (rd_unsigned(rd, UINT32_MAX, &v))
+        return -1;
+    *out = (uint32_t) v;
     return 0;
 }
 
 int xsp_rd_u64(xsp_rd_t *rd, uint64_t *out)
 {
-    bool neg;
-    uint64_t u = 0;
-    int64_t i = 0;
-    if (rd_int(rd, &neg, &u, &i) || neg)
-        return -1;
-    *out = u;
-    return 0;
+    return rd_unsigned(rd, UINT64_MAX, out);
 }
 
 int xsp_rd_code(xsp_rd_t *rd, xsp_code_t *out)
@@ -361,54 +358,21 @@ int xsp_rd_skip(xsp_rd_t *rd)
         if (rd->p >= rd->end)
             return -1;
         unsigned char c = *rd->p++;
-        uint64_t skip = 0, count = 0;
-        int lenbytes = 0;
-        bool container = false;
+        uint64_t skip, count;
+        int lenbytes;
+        bool container;
 
-        if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) {
-            /* fixint, nil, bool */
-        } else if (c >= 0x80 && c <= 0x8f) {
-            container = true;
-            count = 2u * (c & 0x0fu);
-        } else if (c >= 0x90 && c <= 0x9f) {
-            container = true;
-            count = c & 0x0fu;
-        } else if (c >= 0xa0 && c <= 0xbf) {
-            skip = c & 0x1fu;
-        } else {
-            switch (c) {
-            case 0xc4: case 0xd9: lenbytes = 1; break;
-            case 0xc5: case 0xda: lenbytes = 2; break;
-            case 0xc6: case 0xdb: lenbytes = 4; break;
-            case 0xc7: lenbytes = 1; skip = 1; break;
-            case 0xc8: lenbytes = 2; skip = 1; break;
-            case 0xc9: lenbytes = 4; skip = 1; break;
-            case 0xca: skip = 4; break;
-            case 0xcb: skip = 8; break;
-            case 0xcc: case 0xd0: skip = 1; break;
-            case 0xcd: case 0xd1: skip = 2; break;
-            case 0xce: case 0xd2: skip = 4; break;
-            case 0xcf: case 0xd3: skip = 8; break;
-            case 0xd4: skip = 2; break;
-            case 0xd5: skip = 3; break;
-            case 0xd6: skip = 5; break;
-            case 0xd7: skip = 9; break;
-            case 0xd8: skip = 17; break;
-            case 0xdc: case 0xde: lenbytes = 2; container = true; break;
-            case 0xdd: case 0xdf: lenbytes = 4; container = true; break;
-            default:
-                return -1;              /* 0xc1 */
-            }
-            if (lenbytes) {
-                if ((size_t) lenbytes > left(rd))
-                    return -1;
-                uint64_t n = be(rd->p, lenbytes);
-                rd->p += lenbytes;
-                if (container)
-                    count = (c == 0xde || c == 0xdf) ? 2 * n : n;
-                else
-                    skip += n;
-            }
+        if (xsp_mp_head(c, &skip, &count, &lenbytes, &container) != 0)
+            return -1;                  /* 0xc1 */
+        if (lenbytes) {
+            if ((size_t) lenbytes > left(rd))
+                return -1;
+            uint64_t n = be(rd->p, lenbytes);
+            rd->p += lenbytes;
+            if (container)
+                count = (c == 0xde || c == 0xdf) ? 2 * n : n;
+            else
+                skip += n;
         }
         if (container) {
             if (count > left(rd))

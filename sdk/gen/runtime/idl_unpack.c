@@ -15,6 +15,8 @@
 */
 #include "xsp/idl_codec.h"
 
+#include "idl_head.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -41,9 +43,9 @@ static int check_walk(const void *buf, size_t len, const xsp_path_t *root, xsp_e
     remaining[0] = 1;
     while (depth >= 0) {
         unsigned char c;
-        uint64_t skip = 0, count = 0;
-        int lenbytes = 0;
-        bool container = false;
+        uint64_t skip, count;
+        int lenbytes;
+        bool container;
 
         if (remaining[depth] == 0) {
             depth--;
@@ -53,51 +55,18 @@ static int check_walk(const void *buf, size_t len, const xsp_path_t *root, xsp_e
         if (pos >= len)
             return xsp_dec_fail(err, root, "malformed msgpack: truncated after %zu bytes", len);
         c = b[pos++];
-        if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) {
-            /* fixint, nil, bool */
-        } else if (c >= 0x80 && c <= 0x8f) {
-            container = true;
-            count = 2u * (c & 0x0fu);
-        } else if (c >= 0x90 && c <= 0x9f) {
-            container = true;
-            count = c & 0x0fu;
-        } else if (c >= 0xa0 && c <= 0xbf) {
-            skip = c & 0x1fu;
-        } else {
-            switch (c) {
-            case 0xc4: case 0xd9: lenbytes = 1; break;                 /* bin8, str8 */
-            case 0xc5: case 0xda: lenbytes = 2; break;                 /* bin16, str16 */
-            case 0xc6: case 0xdb: lenbytes = 4; break;                 /* bin32, str32 */
-            case 0xc7: lenbytes = 1; skip = 1; break;                  /* ext8: +type */
-            case 0xc8: lenbytes = 2; skip = 1; break;
-            case 0xc9: lenbytes = 4; skip = 1; break;
-            case 0xca: skip = 4; break;                                /* float32 */
-            case 0xcb: skip = 8; break;                                /* float64 */
-            case 0xcc: case 0xd0: skip = 1; break;
-            case 0xcd: case 0xd1: skip = 2; break;
-            case 0xce: case 0xd2: skip = 4; break;
-            case 0xcf: case 0xd3: skip = 8; break;
-            case 0xd4: skip = 2; break;                                /* fixext1..16: type + data */
-            case 0xd5: skip = 3; break;
-            case 0xd6: skip = 5; break;
-            case 0xd7: skip = 9; break;
-            case 0xd8: skip = 17; break;
-            case 0xdc: case 0xde: lenbytes = 2; container = true; break;   /* array16, map16 */
-            case 0xdd: case 0xdf: lenbytes = 4; container = true; break;   /* array32, map32 */
-            default:
-                return xsp_dec_fail(err, root, "malformed msgpack: invalid byte 0x%02x at byte %zu", c, pos - 1);
-            }
-            if (lenbytes) {
-                uint64_t n;
-                if ((size_t) lenbytes > len - pos)
-                    return xsp_dec_fail(err, root, "malformed msgpack: truncated after %zu bytes", len);
-                n = be(b + pos, lenbytes);
-                pos += (size_t) lenbytes;
-                if (container)
-                    count = (c == 0xde || c == 0xdf) ? 2 * n : n;
-                else
-                    skip += n;
-            }
+        if (xsp_mp_head(c, &skip, &count, &lenbytes, &container) != 0)
+            return xsp_dec_fail(err, root, "malformed msgpack: invalid byte 0x%02x at byte %zu", c, pos - 1);
+        if (lenbytes) {
+            uint64_t n;
+            if ((size_t) lenbytes > len - pos)
+                return xsp_dec_fail(err, root, "malformed msgpack: truncated after %zu bytes", len);
+            n = be(b + pos, lenbytes);
+            pos += (size_t) lenbytes;
+            if (container)
+                count = (c == 0xde || c == 0xdf) ? 2 * n : n;
+            else
+                skip += n;
         }
         if (container) {
             if (count > len - pos)

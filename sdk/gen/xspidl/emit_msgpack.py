@@ -9,8 +9,7 @@ Never touches: request envelopes and results (emit_methods), value life cycle (e
 """
 
 from .cnames import cstr, mp_str_raw
-from .model import Enum
-from .records import FieldCode, banner, module_records
+from .records import FieldCode, banner, c_prologue, per_type
 
 
 def _encode_fields(names, m, fields, acc, extra_count=0, head=None):
@@ -285,16 +284,8 @@ def _list(names, info):
 def emit_msgpack(names, m):
     L = banner("%s_msgpack.c" % m.name, [m.display_file],
                "msgpack encode/decode of the `%s` module's types (docs/api.md, \"Wire encoding\")." % m.name)
-    L += ["#ifndef _POSIX_C_SOURCE", "#define _POSIX_C_SOURCE 200809L", "#endif",
-          '#include "%s"' % names.header(m), "",
-          "#include <stdint.h>", "#include <stdlib.h>", "#include <string.h>", "",
-          "/* a packer failure inside a loop, reported at the element's path */",
+    L += c_prologue(names, m)
+    L += ["/* a packer failure inside a loop, reported at the element's path */",
           "#define XSP_PK_AT(call) do { if ((call) != 0) return xsp_enc_io(err, &sub); } while (0)", ""]
-    for d in m.types:
-        if isinstance(d, Enum):
-            L += _enum(names, d)
-    for info in names.lists_owned_by(m):
-        L += _list(names, info)
-    for r in module_records(names, m):
-        L += _record(names, m, r)
+    L += per_type(names, m, _enum, _list, _record)
     return "\n".join(L)

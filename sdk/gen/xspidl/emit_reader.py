@@ -10,8 +10,7 @@ Never touches: error messages and the tree decoders (emit_msgpack), value life c
 """
 
 from .cnames import cstr
-from .model import Enum
-from .records import FieldCode, banner, module_records
+from .records import FieldCode, banner, c_prologue, per_type
 
 
 def _key_lookup(fname, fields):
@@ -197,16 +196,8 @@ def _result(names, m, meth):
 def emit_reader(names, m):
     L = banner("%s_reader.c" % m.name, [m.display_file],
                "the fast-path readers of the `%s` module's types (xsp/idl_reader.h)." % m.name)
-    L += ["#ifndef _POSIX_C_SOURCE", "#define _POSIX_C_SOURCE 200809L", "#endif",
-          '#include "%s"' % names.header(m), "",
-          "#include <stdint.h>", "#include <stdlib.h>", "#include <string.h>", ""]
-    for d in m.types:
-        if isinstance(d, Enum):
-            L += _enum(names, d)
-    for info in names.lists_owned_by(m):
-        L += _list(names, info)
-    for r in module_records(names, m):
-        L += _record(names, m, r)
+    L += c_prologue(names, m)
+    L += per_type(names, m, _enum, _list, _record)
     for meth in m.methods:
         L += _result(names, m, meth)
     return "\n".join(L)

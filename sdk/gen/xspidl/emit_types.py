@@ -7,8 +7,7 @@ Never touches: encoding (emit_msgpack), printing (emit_format), methods (emit_me
 """
 
 from .cnames import cstr
-from .model import Enum
-from .records import FieldCode, banner, module_records
+from .records import FieldCode, banner, c_prologue, per_type
 
 
 def _fields_dispose(names, m, fields, acc):
@@ -240,14 +239,6 @@ def _list(names, info):
 def emit_types(names, m):
     L = banner("%s_types.c" % m.name, [m.display_file],
                "init/dispose/copy/equal of the `%s` module's types; enum and union-kind names." % m.name)
-    L += ["#ifndef _POSIX_C_SOURCE", "#define _POSIX_C_SOURCE 200809L", "#endif",
-          '#include "%s"' % names.header(m), "",
-          "#include <stdint.h>", "#include <stdlib.h>", "#include <string.h>", ""]
-    for d in m.types:
-        if isinstance(d, Enum):
-            L += _enum(names, d)
-    for info in names.lists_owned_by(m):
-        L += _list(names, info)
-    for r in module_records(names, m):
-        L += _record(names, m, r)
+    L += c_prologue(names, m)
+    L += per_type(names, m, _enum, _list, _record)
     return "\n".join(L)

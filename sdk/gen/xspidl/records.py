@@ -144,3 +144,23 @@ class FieldCode:
         if not self.optional:
             return None
         return self.has if self.has else "%s != NULL" % self.lv
+
+
+def c_prologue(names, m):
+    """The first lines of a generated <module>_*.c file after its banner."""
+    return ["#ifndef _POSIX_C_SOURCE", "#define _POSIX_C_SOURCE 200809L", "#endif",
+            '#include "%s"' % names.header(m), "",
+            "#include <stdint.h>", "#include <stdlib.h>", "#include <string.h>", ""]
+
+
+def per_type(names, m, enum_fn, list_fn, record_fn):
+    """An emitter's lines for every enum, owned list and record of m, in that order."""
+    L = []
+    for d in m.types:
+        if isinstance(d, Enum):
+            L += enum_fn(names, d)
+    for info in names.lists_owned_by(m):
+        L += list_fn(names, info)
+    for r in module_records(names, m):
+        L += record_fn(names, m, r)
+    return L
