@@ -108,7 +108,7 @@ int sw_diag_encode(sw_t *sw, zmq_msg_t *out)
 
     const sw_counters_t *c = &sw->ct;
     key(&pk, "counters");
-    msgpack_pack_map(&pk, 20);
+    msgpack_pack_map(&pk, 21);
     kv_u(&pk, "sent", c->sent);
     kv_u(&pk, "delivered", c->delivered);
     kv_u(&pk, "replied", c->replied);
@@ -129,6 +129,7 @@ int sw_diag_encode(sw_t *sw, zmq_msg_t *out)
     kv_u(&pk, "queue_quota_refused", c->queue_quota_refused);
     kv_u(&pk, "auth_refused", c->auth_refused);
     kv_u(&pk, "handshakes_failed", c->handshakes_failed);
+    kv_u(&pk, "replies_refused", c->replies_refused);
 
     /* every ERROR the switch sent, by code: each refusal is explicit and counted */
     key(&pk, "refusals");

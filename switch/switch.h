@@ -161,6 +161,7 @@ struct sw_peer {
     uint64_t claimed_domid;     /* what HELLO said (domid may be replaced by auth.c) */
     const struct sw_rule *rule; /* its --policy rule, or NULL */
     uint32_t ndenied;           /* permission-denied refusals (logs are rate-limited) */
+    uint32_t nreplies_refused;  /* REPLYs refused (logs are rate-limited) */
     char serve[512];            /* ... the queue prefixes it may serve */
     char call[512];             /* ... the queue prefixes it may call (+ the registrar's) */
     /* trace subscription */
@@ -199,6 +200,7 @@ typedef struct {
     uint64_t queue_quota_refused;   /* too-many-queues for a peer at max_queues_per_peer */
     uint64_t auth_refused;      /* unknown CURVE keys and refusals of auth.c's rules */
     uint64_t handshakes_failed; /* connections that never finished the handshake (auth.c) */
+    uint64_t replies_refused;   /* REPLYs for a msg_id not in flight to the sender's session */
     uint64_t errors_by_code[XSP_E__COUNT];  /* ERRORs sent, by code (DIAG "refusals") */
 } sw_counters_t;
 

@@ -60,7 +60,7 @@ static void known_state(void)
         { "counters.sent", 6 }, { "counters.delivered", 2 }, { "counters.replied", 0 },
         { "counters.expired", 0 }, { "counters.requeued", 0 }, { "counters.server_lost", 0 },
         { "counters.errors", 0 }, { "counters.protocol_errors", 0 }, { "counters.late_replies", 0 },
-        { "counters.peers_up", 4 }, { "counters.peers_down", 0 },
+        { "counters.replies_refused", 0 }, { "counters.peers_up", 4 }, { "counters.peers_down", 0 },
         { "counters.requests_held", 6 }, { "counters.queues", 2 },
     };
     for (size_t i = 0; i < sizeof ctr / sizeof ctr[0]; i++)
