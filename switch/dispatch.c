@@ -190,7 +190,9 @@ static void on_reply(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h, sw_msg_t *m)
         sw->ct.replied++;
         sw_trace(sw, SW_EV_REPLY, q, r->id, r->corr, p->label, c->label, zmq_msg_size(&m->payload),
                  r->dbg.ptr, r->dbg.len, service_us, &m->payload);
-        sw_send(sw, c, &res, &m->payload);
+        size_t size = zmq_msg_size(&m->payload);
+        if (sw_send_tracked(sw, c, &res, &m->payload) == -2)
+            sw_outbox_drop_answer(sw, c, r->corr, size);
     } else if (r->d && r->d->detached) {
         /* its owner's session is gone; the owner's identity may come back for the answer */
         q->st.replied++;
@@ -254,18 +256,36 @@ static void on_trace(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h)
     sw_trace_subscribe(sw, p, h->seq, h->queue, h->follow != 0);
 }
 
+static void refuse_diag(sw_t *sw, sw_peer_t *p, uint64_t corr)
+{
+    sw_send_error(sw, p, NULL, 0, XSP_CMD_DIAG, corr, XSP_E_TOO_MANY_OUTSTANDING,
+                  "%s has %llu bytes of answers it has not read (--max-unread-bytes %llu; the switch "
+                  "holds %llu of --max-unread-total %llu): read them before asking for DIAG again",
+                  p->label, (unsigned long long) sw_outbox_bytes(p),
+                  (unsigned long long) sw->lim.max_unread_bytes,
+                  (unsigned long long) atomic_load(&sw->unread_bytes),
+                  (unsigned long long) sw->lim.max_unread_total);
+}
+
 static void on_diag(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h)
 {
     zmq_msg_t body;
     if (!sw_auth_may_observe(sw, p, "diag", h->cmd, h->corr))
         return;
+    if (sw_outbox_full(sw, p)) {        /* not even the work of encoding it */
+        refuse_diag(sw, p, h->corr);
+        return;
+    }
     if (sw_diag_encode(sw, &body)) {
         sw_send_error(sw, p, NULL, 0, h->cmd, h->corr, XSP_E_INTERNAL, "out of memory for diagnostics");
         return;
     }
     xsp_hdr_t r = { .cmd = XSP_CMD_DIAG_REPLY, .corr = h->corr };
-    if (sw_send(sw, p, &r, &body) < 0)
+    int rc = sw_send_tracked(sw, p, &r, &body);
+    if (rc < 0)
         zmq_msg_close(&body);
+    if (rc == -2)
+        refuse_diag(sw, p, h->corr);
 }
 
 static void handle(sw_t *sw, const void *rid, size_t rid_len, sw_msg_t *m, int nframes, bool extra)
