@@ -17,7 +17,9 @@
                       answer frees a slot
     outstanding_bytes --max-outstanding-bytes 1000: payload bytes queued or in flight
     too_many_queues   --max-queues 2: a REQUEST or SUBSCRIBE creating a 3rd queue is
-                      `too-many-queues` (ref_cmd 3 / 8); existing queues still work
+                      `too-many-queues` (ref_cmd 3 / 8); existing queues still work; once
+                      another peer's queue is idle it is forgotten to make room
+                      (queues_reclaimed), a queue in use never is
     queue_names       names outside 1-255 bytes of [A-Za-z0-9._-:/@+] are
                       `invalid-argument` (REQUEST, SUBSCRIBE), create nothing; every allowed
                       character and a 255-byte name work; 256 bytes is a `protocol` error
@@ -267,6 +269,20 @@ static void too_many_queues(void)
     rp_expect_result(cli, NULL, 4);
     rp_request(cli, 5, "q1", 0, 0, "", "x", 1);
     rp_expect_nothing(cli, 100);
+    /* at --max-queues, another peer's idle queue is forgotten to make room (never one in
+       use): q2 (srv's) goes idle, cli's q3 now gets in; q1 (2 waiting requests) stays */
+    rp_unsubscribe(srv, "q2");
+    CHECK(WAIT_FOR(2000, swd_now_queue(obs, "q2", "consumers") == 0));
+    rp_request(cli, 6, "q3", 0, 0, "", "z", 1);
+    rp_expect_nothing(cli, 100);
+    d = swd_fetch(obs);
+    CHECK(swd_queue(d, "q2") == NULL);
+    CHECK_U(swd_obj_u(swd_queue(d, "q1"), "depth"), ==, 2);
+    CHECK_U(swd_obj_u(swd_queue(d, "q3"), "depth"), ==, 1);
+    CHECK_U(swd_u(d, "counters.queues_reclaimed"), ==, 1);
+    swd_free(d);
+    rp_request(cli, 7, "q4", 0, 0, "", "z", 1);         /* nothing idle left to forget */
+    rp_expect_error(cli, NULL, "too-many-queues", XSP_CMD_REQUEST, 7);
     rp_msg_clear(&m);
     swt_stop(sw);
 }
