@@ -93,7 +93,7 @@ bool sw_outbox_full(const sw_t *sw, const sw_peer_t *p)
 {
     uint64_t mine = sw_outbox_bytes(p);
     return (mine && mine >= sw->lim.max_unread_bytes) ||
-           atomic_load(&((sw_t *) sw)->unread_bytes) >= sw->lim.max_unread_total;
+           atomic_load(&sw->unread_bytes) >= sw->lim.max_unread_total;
 }
 
 int sw_send_tracked(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h, zmq_msg_t *payload)
