@@ -30,6 +30,11 @@ static const char usage[] =
     "  --max-messages N         requests held in the switch in all (262144)\n"
     "  --trace-events N         trace ring size (4096)\n"
     "  --trace-payload-bytes N  payload prefix kept per trace event, 0-256 (0)\n"
+    "  --send-hwm N             messages queued in the transport towards one peer (1000)\n"
+    "  --recv-hwm N             messages the transport reads ahead from one peer (32)\n"
+    "  --max-frame BYTES        a larger frame closes its connection (max-payload + 65536)\n"
+    "  --max-unread-bytes B     answer bytes one peer may leave unread in the switch (4194304)\n"
+    "  --max-unread-total B     ... all peers together (67108864)\n"
     "  --curve-secret FILE      with --certs DIR: every --listen endpoint requires CURVE;\n"
     "                           FILE is the switch's NAME.key_secret (xsp keygen), DIR holds\n"
     "                           the peers' NAME.key certificates (identity, domid, serve);\n"
@@ -66,7 +71,8 @@ int sw_config_parse(sw_config_t *cfg, int argc, char **argv)
 {
     enum { O_RUN = 256, O_LISTEN, O_NOIPC, O_GROUP, O_HB, O_PAYLOAD, O_DEPTH, O_OUT, O_OUTB,
            O_CREDIT, O_QUEUES, O_QPP, O_HELD, O_HS, O_PEERS, O_MSGS, O_TEV, O_TPB, O_SYSLOG, O_LEVEL,
-           O_VERSION, O_HELP, O_STATE, O_DQUEUE, O_COMPACT, O_CURVE, O_CERTS, O_POLICY };
+           O_VERSION, O_HELP, O_STATE, O_DQUEUE, O_COMPACT, O_CURVE, O_CERTS, O_POLICY, O_SHWM, O_RHWM,
+           O_FRAME, O_UNREAD, O_UNREAD_TOTAL };
     static const struct option opts[] = {
         { "run-dir", 1, 0, O_RUN }, { "listen", 1, 0, O_LISTEN }, { "no-ipc", 0, 0, O_NOIPC },
         { "group", 1, 0, O_GROUP }, { "heartbeat-ms", 1, 0, O_HB }, { "max-payload", 1, 0, O_PAYLOAD },
@@ -77,6 +83,8 @@ int sw_config_parse(sw_config_t *cfg, int argc, char **argv)
         { "handshake-ms", 1, 0, O_HS },
         { "max-messages", 1, 0, O_MSGS }, { "trace-events", 1, 0, O_TEV },
         { "trace-payload-bytes", 1, 0, O_TPB }, { "syslog", 0, 0, O_SYSLOG },
+        { "send-hwm", 1, 0, O_SHWM }, { "recv-hwm", 1, 0, O_RHWM }, { "max-frame", 1, 0, O_FRAME },
+        { "max-unread-bytes", 1, 0, O_UNREAD }, { "max-unread-total", 1, 0, O_UNREAD_TOTAL },
         { "log-level", 1, 0, O_LEVEL }, { "state-dir", 1, 0, O_STATE },
         { "durable-queue", 1, 0, O_DQUEUE }, { "journal-compact-bytes", 1, 0, O_COMPACT },
         { "curve-secret", 1, 0, O_CURVE }, { "certs", 1, 0, O_CERTS }, { "policy", 1, 0, O_POLICY }, { "version", 0, 0, O_VERSION }, { "help", 0, 0, O_HELP },
@@ -90,6 +98,8 @@ int sw_config_parse(sw_config_t *cfg, int argc, char **argv)
         .max_outstanding_bytes = 64ull << 20, .max_credit = 1024, .max_queues = 4096,
         .max_queues_per_peer = 256, .max_held_bytes = 256ull << 20, .handshake_ms = 5000,
         .max_peers = 1024, .max_messages = 262144, .trace_events = 4096, .trace_payload_bytes = 0,
+        .send_hwm = 1000, .recv_hwm = 32, .max_frame = 0,
+        .max_unread_bytes = 4ull << 20, .max_unread_total = 64ull << 20,
     };
     cfg->compact_bytes = 64ull << 20;
     sw_limits_t *l = &cfg->lim;
@@ -130,6 +140,11 @@ int sw_config_parse(sw_config_t *cfg, int argc, char **argv)
         case O_MSGS:    NUM(max_messages, 1, 100000000);
         case O_TEV:     NUM(trace_events, 1, 10000000);
         case O_TPB:     NUM(trace_payload_bytes, 0, 256);
+        case O_SHWM:    NUM(send_hwm, 1, 10000000);
+        case O_RHWM:    NUM(recv_hwm, 1, 10000000);
+        case O_FRAME:   NUM(max_frame, XSP_HEADER_MAX, 1ull << 40);
+        case O_UNREAD:  NUM(max_unread_bytes, 4096, 1ull << 40);
+        case O_UNREAD_TOTAL: NUM(max_unread_total, 4096, 1ull << 40);
 #undef NUM
         case O_STATE:
             if (!optarg[0] || strlen(optarg) >= PATH_MAX - 32) {
@@ -184,6 +199,14 @@ int sw_config_parse(sw_config_t *cfg, int argc, char **argv)
     }
     if (!cfg->curve_secret != !cfg->certs_dir) {
         fprintf(stderr, "xsp-switch: --curve-secret and --certs go together\n");
+        return -1;
+    }
+    if (!l->max_frame)
+        l->max_frame = l->max_payload + 65536;
+    if (l->max_frame < l->max_payload) {
+        fprintf(stderr, "xsp-switch: --max-frame %llu is below --max-payload %llu: every payload "
+                "must fit in a frame\n", (unsigned long long) l->max_frame,
+                (unsigned long long) l->max_payload);
         return -1;
     }
     if (cfg->no_ipc && cfg->nlisten == 0) {

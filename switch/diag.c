@@ -45,7 +45,7 @@ static void pack_queue(msgpack_packer *pk, const sw_queue_t *q)
 
 static void pack_peer(msgpack_packer *pk, const sw_t *sw, const sw_peer_t *p)
 {
-    msgpack_pack_map(pk, 12);
+    msgpack_pack_map(pk, 13);
     kv_u(pk, "id", p->id);
     kv_s(pk, "identity", p->identity, strlen(p->identity));
     kv_u(pk, "claimed_domid", p->claimed_domid);
@@ -55,6 +55,7 @@ static void pack_peer(msgpack_packer *pk, const sw_t *sw, const sw_peer_t *p)
     kv_u(pk, "domid", p->domid);
     kv_u(pk, "outstanding", p->outstanding);
     kv_u(pk, "inflight", p->inflight);
+    kv_u(pk, "unread_bytes", sw_outbox_bytes(p));
     kv_u(pk, "last_seen_ms", (sw->now_ns - p->last_seen_ns) / 1000000);
     key(pk, "subscriptions");
     uint32_t n = 0;
@@ -91,7 +92,7 @@ int sw_diag_encode(sw_t *sw, zmq_msg_t *out)
     kv_u(&pk, "heartbeat_ms", (uint64_t) sw->lim.heartbeat_ms);
 
     key(&pk, "limits");
-    msgpack_pack_map(&pk, 13);
+    msgpack_pack_map(&pk, 18);
     kv_u(&pk, "max_payload", sw->lim.max_payload);
     kv_u(&pk, "max_depth", sw->lim.max_depth);
     kv_u(&pk, "max_outstanding", sw->lim.max_outstanding);
@@ -105,10 +106,15 @@ int sw_diag_encode(sw_t *sw, zmq_msg_t *out)
     kv_u(&pk, "max_messages", sw->lim.max_messages);
     kv_u(&pk, "trace_events", sw->lim.trace_events);
     kv_u(&pk, "trace_payload_bytes", sw->lim.trace_payload_bytes);
+    kv_u(&pk, "send_hwm", sw->lim.send_hwm);
+    kv_u(&pk, "recv_hwm", sw->lim.recv_hwm);
+    kv_u(&pk, "max_frame", sw->lim.max_frame);
+    kv_u(&pk, "max_unread_bytes", sw->lim.max_unread_bytes);
+    kv_u(&pk, "max_unread_total", sw->lim.max_unread_total);
 
     const sw_counters_t *c = &sw->ct;
     key(&pk, "counters");
-    msgpack_pack_map(&pk, 20);
+    msgpack_pack_map(&pk, 23);
     kv_u(&pk, "sent", c->sent);
     kv_u(&pk, "delivered", c->delivered);
     kv_u(&pk, "replied", c->replied);
@@ -129,6 +135,9 @@ int sw_diag_encode(sw_t *sw, zmq_msg_t *out)
     kv_u(&pk, "queue_quota_refused", c->queue_quota_refused);
     kv_u(&pk, "auth_refused", c->auth_refused);
     kv_u(&pk, "handshakes_failed", c->handshakes_failed);
+    kv_u(&pk, "replies_refused", c->replies_refused);
+    kv_u(&pk, "unread_dropped", c->unread_dropped);
+    kv_u(&pk, "unread_bytes", atomic_load(&sw->unread_bytes));
 
     /* every ERROR the switch sent, by code: each refusal is explicit and counted */
     key(&pk, "refusals");

@@ -149,16 +149,32 @@ static void on_request(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h, sw_msg_t *m)
     sw_queue_pump(sw, q);
 }
 
+/*  A REPLY for a msg_id that is not in flight to this session: never delivered to it (a
+    forged or guessed id, another server's request, a delivery of an earlier session) or
+    already answered by it.  Refused: ERROR invalid-argument (ref_cmd 5, ref msg_id), counted
+    (replies_refused), logged with the sender's identity (the first 10 of a session, then
+    every 1000th).  The sentence is the same whether or not the id is in flight elsewhere:
+    a prober learns nothing about other servers' requests. */
+static void refuse_reply(sw_t *sw, sw_peer_t *p, uint64_t msg_id, const sw_msg_t *r)
+{
+    sw->ct.replies_refused++;
+    if (++p->nreplies_refused <= 10 || p->nreplies_refused % 1000 == 0)
+        xsp_log(XSP_LOG_WARN, "refused a REPLY from %s (identity '%s', domain %llu, pid %llu): msg_id %llu "
+                "is %s [%u refused from this session]", p->label, p->identity, (unsigned long long) p->domid,
+                (unsigned long long) p->pid, (unsigned long long) msg_id,
+                r ? "in flight to another server" : "not in flight to it (never delivered to this session, "
+                "or already answered)", p->nreplies_refused);
+    sw_send_error(sw, p, NULL, 0, XSP_CMD_REPLY, msg_id, XSP_E_INVALID_ARGUMENT,
+                  "msg_id %llu is not in flight to this session: only a request delivered to it and "
+                  "not yet answered can be answered", (unsigned long long) msg_id);
+}
+
 /*  m is sw->spare holding the REPLY's frames; its payload moves on to the client. */
 static void on_reply(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h, sw_msg_t *m)
 {
     sw_msg_t *r = sw_map_get(&sw->inflight, &h->msg_id, sizeof h->msg_id);
     if (!r || r->sub->peer != p) {
-        /* expired, client gone, or never delivered to this peer: never route it anywhere */
-        sw->ct.late_replies++;
-        sw_trace(sw, SW_EV_DROP, NULL, h->msg_id, 0, p->label, NULL, zmq_msg_size(&m->payload),
-                 r ? "reply from a peer the request was not delivered to" : "late reply",
-                 r ? 50 : 10, 0, NULL);
+        refuse_reply(sw, p, h->msg_id, r);      /* never routed anywhere */
         return;
     }
     uint64_t service_us = (sw->now_ns - r->delivered_ns) / 1000;
@@ -174,7 +190,9 @@ static void on_reply(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h, sw_msg_t *m)
         sw->ct.replied++;
         sw_trace(sw, SW_EV_REPLY, q, r->id, r->corr, p->label, c->label, zmq_msg_size(&m->payload),
                  r->dbg.ptr, r->dbg.len, service_us, &m->payload);
-        sw_send(sw, c, &res, &m->payload);
+        size_t size = zmq_msg_size(&m->payload);
+        if (sw_send_tracked(sw, c, &res, &m->payload) == -2)
+            sw_outbox_drop_answer(sw, c, r->corr, size);
     } else if (r->d && r->d->detached) {
         /* its owner's session is gone; the owner's identity may come back for the answer */
         q->st.replied++;
@@ -238,18 +256,36 @@ static void on_trace(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h)
     sw_trace_subscribe(sw, p, h->seq, h->queue, h->follow != 0);
 }
 
+static void refuse_diag(sw_t *sw, sw_peer_t *p, uint64_t corr)
+{
+    sw_send_error(sw, p, NULL, 0, XSP_CMD_DIAG, corr, XSP_E_TOO_MANY_OUTSTANDING,
+                  "%s has %llu bytes of answers it has not read (--max-unread-bytes %llu; the switch "
+                  "holds %llu of --max-unread-total %llu): read them before asking for DIAG again",
+                  p->label, (unsigned long long) sw_outbox_bytes(p),
+                  (unsigned long long) sw->lim.max_unread_bytes,
+                  (unsigned long long) atomic_load(&sw->unread_bytes),
+                  (unsigned long long) sw->lim.max_unread_total);
+}
+
 static void on_diag(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h)
 {
     zmq_msg_t body;
     if (!sw_auth_may_observe(sw, p, "diag", h->cmd, h->corr))
         return;
+    if (sw_outbox_full(sw, p)) {        /* not even the work of encoding it */
+        refuse_diag(sw, p, h->corr);
+        return;
+    }
     if (sw_diag_encode(sw, &body)) {
         sw_send_error(sw, p, NULL, 0, h->cmd, h->corr, XSP_E_INTERNAL, "out of memory for diagnostics");
         return;
     }
     xsp_hdr_t r = { .cmd = XSP_CMD_DIAG_REPLY, .corr = h->corr };
-    if (sw_send(sw, p, &r, &body) < 0)
+    int rc = sw_send_tracked(sw, p, &r, &body);
+    if (rc < 0)
         zmq_msg_close(&body);
+    if (rc == -2)
+        refuse_diag(sw, p, h->corr);
 }
 
 static void handle(sw_t *sw, const void *rid, size_t rid_len, sw_msg_t *m, int nframes, bool extra)

@@ -566,7 +566,9 @@ void sw_durable_attach(sw_t *sw, sw_peer_t *p)
                                       .msg_id = m->id };
                     m->queue->st.replied++;
                     sw->ct.replied++;
-                    sw_send(sw, p, &res, &x->reply);
+                    size_t size = zmq_msg_size(&x->reply);
+                    if (sw_send_tracked(sw, p, &res, &x->reply) == -2)
+                        sw_outbox_drop_answer(sw, p, m->corr, size);
                 }
                 m->client = NULL;
                 sw_msg_free(sw, m);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include "xsp/log.h"
 
 #define BATCH 1024              /* messages read per loop turn before timers run */
+#define SW_MMAP_THRESHOLD (128 * 1024)
 
 static volatile sig_atomic_t stop_signal;
 
@@ -176,8 +178,8 @@ static int bind_endpoints(sw_t *sw, const sw_config_t *cfg, char *ready, size_t 
 
 static int open_socket(sw_t *sw)
 {
-    int one = 1, hwm = 10000, rcvhwm = 1000, linger = 200;
-    int64_t maxmsg = (int64_t) (sw->lim.max_payload * 4 > (16u << 20) ? sw->lim.max_payload * 4 : (16u << 20));
+    int one = 1, hwm = (int) sw->lim.send_hwm, rcvhwm = (int) sw->lim.recv_hwm, linger = 200;
+    int64_t maxmsg = (int64_t) sw->lim.max_frame;
     sw->zctx = zmq_ctx_new();
     if (!sw->zctx)
         return -1;
@@ -225,6 +227,7 @@ static void teardown(sw_t *sw)
             p->subs = s->peer_next;
             free(s);
         }
+        sw_outbox_close(p);
         free(p);
         p = next;
     }
@@ -298,6 +301,11 @@ int main(int argc, char **argv)
     if (rc)
         return rc > 0 ? 0 : 2;
     xsp_log_open("xsp-switch", cfg.use_syslog, (xsp_log_level_t) cfg.log_level);
+    /* large blocks (payloads over 128 KiB, in this thread or libzmq's I/O thread) are mapped
+       and unmapped on their own: glibc's default raises this threshold to the largest block
+       freed (up to 32 MiB), after which 1 MiB payloads come from the heaps and stay there as
+       fragments (docs/reliability.md "Memory": ~25 MiB of a hostile flood's RSS) */
+    mallopt(M_MMAP_THRESHOLD, SW_MMAP_THRESHOLD);
 
     static sw_t sw;
     sw.lim = cfg.lim;

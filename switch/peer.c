@@ -51,7 +51,8 @@ sw_peer_t *sw_peer_new(sw_t *sw, const void *rid, size_t len, const xsp_hdr_t *h
     p->pid = hello->pid;
     p->domid = p->claimed_domid = hello->domid;
     p->last_seen_ns = sw->now_ns;
-    if (sw_map_put(&sw->peers, p->rid, p->rid_len, p)) {
+    if (sw_outbox_open(sw, p) || sw_map_put(&sw->peers, p->rid, p->rid_len, p)) {
+        sw_outbox_close(p);
         free(p);
         return NULL;
     }
@@ -131,6 +132,7 @@ void sw_peer_kill(sw_t *sw, sw_peer_t *p, const char *why)
     if (p->next)
         p->next->prev = p->prev;
     sw->npeers--;
+    sw_outbox_close(p);
     free(p);
 }
 

@@ -7,6 +7,7 @@
       peer.c      sessions: creation, lookup, death (requeue / server-lost / orphaning)
       trace.c     the event ring and trace subscribers
       send.c      everything that leaves the switch (frames to a peer, ERROR frames)
+      outbox.c    bytes waiting in libzmq for each peer (large answers, DIAG), bounded
       dispatch.c  one incoming message -> the handler for its command
       parse.c     the pure check of one incoming header + frame count (parse.h; fuzzed)
       diag.c      the DIAG report
@@ -38,6 +39,7 @@
 #ifndef SW_SWITCH_H
 #define SW_SWITCH_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <zmq.h>
@@ -53,6 +55,7 @@ typedef struct sw_sub sw_sub_t;
 typedef struct sw sw_t;
 typedef struct sw_dext sw_dext_t;
 typedef struct sw_durable sw_durable_t;
+typedef struct sw_outbox sw_outbox_t;
 
 #define SW_NO_HEAP UINT32_MAX
 #define SW_LABEL_MAX (XSP_NAME_MAX + 16)     /* "name#peer_id" */
@@ -161,6 +164,9 @@ struct sw_peer {
     uint64_t claimed_domid;     /* what HELLO said (domid may be replaced by auth.c) */
     const struct sw_rule *rule; /* its --policy rule, or NULL */
     uint32_t ndenied;           /* permission-denied refusals (logs are rate-limited) */
+    uint32_t nreplies_refused;  /* REPLYs refused (logs are rate-limited) */
+    sw_outbox_t *outbox;        /* bytes handed to libzmq for it, not yet written (outbox.c) */
+    uint32_t nunread_dropped;   /* answers dropped over its unread budget (logs rate-limited) */
     char serve[512];            /* ... the queue prefixes it may serve */
     char call[512];             /* ... the queue prefixes it may call (+ the registrar's) */
     /* trace subscription */
@@ -189,6 +195,11 @@ typedef struct {
     uint32_t max_messages;
     uint32_t trace_events;
     uint32_t trace_payload_bytes;
+    uint32_t send_hwm;          /* ZMQ_SNDHWM: messages queued in libzmq towards one peer */
+    uint32_t recv_hwm;          /* ZMQ_RCVHWM: messages libzmq reads ahead from one peer */
+    uint64_t max_frame;         /* ZMQ_MAXMSGSIZE: a larger frame closes the connection */
+    uint64_t max_unread_bytes;  /* tracked bytes waiting in libzmq for one peer (outbox.c) */
+    uint64_t max_unread_total;  /* ... for all peers */
 } sw_limits_t;
 
 typedef struct {
@@ -199,6 +210,8 @@ typedef struct {
     uint64_t queue_quota_refused;   /* too-many-queues for a peer at max_queues_per_peer */
     uint64_t auth_refused;      /* unknown CURVE keys and refusals of auth.c's rules */
     uint64_t handshakes_failed; /* connections that never finished the handshake (auth.c) */
+    uint64_t replies_refused;   /* REPLYs for a msg_id not in flight to the sender's session */
+    uint64_t unread_dropped;    /* answers not sent: their peer's unread budget was full */
     uint64_t errors_by_code[XSP_E__COUNT];  /* ERRORs sent, by code (DIAG "refusals") */
 } sw_counters_t;
 
@@ -241,6 +254,8 @@ struct sw {
     sw_msg_t *spare;            /* receives the next incoming frames */
     sw_durable_t *dur;          /* --state-dir, or NULL */
     struct sw_auth *auth;       /* --curve-secret/--certs (auth.c), or NULL */
+    _Atomic uint64_t unread_bytes;  /* tracked bytes in libzmq for all peers (outbox.c;
+                                       given back on libzmq's I/O thread) */
 };
 
 /* ---- message.c ---- */
@@ -307,6 +322,25 @@ void sw_send_error(sw_t *sw, sw_peer_t *p, const void *rid, size_t rid_len, unsi
     client link; does not free m. */
 void sw_fail_request(sw_t *sw, sw_msg_t *m, xsp_code_t code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* ---- outbox.c ---- */
+#define SW_OUTBOX_SMALL 1024    /* payloads up to this size are not tracked */
+/*  A new session's account (0, or -1 out of memory); its end (the account lives on while
+    libzmq still holds its messages). */
+int sw_outbox_open(sw_t *sw, sw_peer_t *p);
+void sw_outbox_close(sw_peer_t *p);
+/*  Tracked bytes of p still inside libzmq (DIAG). */
+uint64_t sw_outbox_bytes(const sw_peer_t *p);
+/*  Is p's unread budget (or the switch's) already used up? */
+bool sw_outbox_full(const sw_t *sw, const sw_peer_t *p);
+/*  sw_send() for a message whose payload may be large: a payload over SW_OUTBOX_SMALL is
+    counted against p's and the switch's unread budgets until libzmq releases it.  Returns
+    0 (sent, payload consumed), -1 (not sent: connection full or gone, as sw_send), -2 (not
+    sent: over a budget).  On failure the caller closes payload (it may already be empty). */
+int sw_send_tracked(sw_t *sw, sw_peer_t *p, const xsp_hdr_t *h, zmq_msg_t *payload);
+/*  An answer for p was not sent (-2): count it (undeliverable, unread_dropped) and log it
+    (the first 10 of a session, then every 1000th). */
+void sw_outbox_drop_answer(sw_t *sw, sw_peer_t *p, uint64_t corr, size_t size);
 
 /* ---- trace.c ---- */
 int sw_trace_init(sw_t *sw);

@@ -15,6 +15,12 @@
                       exit 1 with a sentence naming the cause
     no_state_dir      a PERSISTENT request to a switch without --state-dir: ERROR
                       invalid-argument, not a silent non-durable acceptance
+    damaged_journal   the real switch on a journal written by a SIGKILLed switch (3
+                      ACCEPTED requests): with the first record's body garbled (valid
+                      records follow) it refuses to start (exit 1) with a sentence naming
+                      the file and the offset, and leaves the file byte for byte as it was;
+                      with the last record cut short (a torn tail) it starts, logs the
+                      offset and the bytes cut, and delivers exactly the first two requests
 */
 #include <signal.h>
 #include <stdio.h>
@@ -271,6 +277,104 @@ static void t_bad_state_dir(void)
     rmstate();
 }
 
+static uint8_t *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    CHECKF(f, "open %s", path);
+    CHECK(fseek(f, 0, SEEK_END) == 0);
+    long n = ftell(f);
+    CHECK(n > 0);
+    rewind(f);
+    uint8_t *buf = malloc((size_t) n);
+    CHECK(buf && fread(buf, 1, (size_t) n, f) == (size_t) n);
+    fclose(f);
+    *len = (size_t) n;
+    return buf;
+}
+
+static void write_all(const char *path, const uint8_t *buf, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    CHECKF(f, "open %s", path);
+    CHECK(fwrite(buf, 1, len, f) == len);
+    CHECK(fclose(f) == 0);
+}
+
+static void t_damaged_journal(void)
+{
+    mkstate();
+    swt_switch_t *sw = start_on(NULL);
+    rp_t *c = rp_connect_id(sw->endpoint, "damaged-client");
+    rp_hello(c, "damaged-client", "client", (uint64_t) getpid(), 0);
+    uint64_t ids[3];
+    for (int i = 0; i < 3; i++) {
+        rp_request(c, 10 + (uint64_t) i, "work", 0, XSP_FLAG_PERSISTENT, "", "body", 4);
+        rp_msg_t m = { 0 };
+        rp_expect_cmd(c, &m, XSP_CMD_ACCEPTED);
+        ids[i] = m.h.msg_id;
+        rp_msg_clear(&m);
+    }
+    swt_kill(sw);
+    rp_close(c);
+    char jpath[128];
+    snprintf(jpath, sizeof jpath, "%s/journal", state);
+    size_t len;
+    uint8_t *orig = read_all(jpath, &len);
+    /* the records: "XSPJRNL1", then len:u32 crc:u32 type:u8 body[len], little endian */
+    size_t off[8], n = 0;
+    CHECK(len > 8 && memcmp(orig, "XSPJRNL1", 8) == 0);
+    for (size_t o = 8; o + 9 <= len && n < 8;) {
+        uint32_t l = (uint32_t) orig[o] | (uint32_t) orig[o + 1] << 8 | (uint32_t) orig[o + 2] << 16 |
+                     (uint32_t) orig[o + 3] << 24;
+        off[n++] = o;
+        o += 9 + l;
+    }
+    CHECKF(n == 3, "%zu records in the journal, want 3 ACCEPTs", n);
+
+    /* 1. a checksum mismatch in the first record, valid records after it */
+    uint8_t *bad = malloc(len);
+    CHECK(bad);
+    memcpy(bad, orig, len);
+    bad[off[0] + 12] ^= 0x40;
+    write_all(jpath, bad, len);
+    snprintf(refused_base, sizeof refused_base, "/tmp/xsp-fault-run.XXXXXX");
+    CHECK(mkdtemp(refused_base));
+    snprintf(refused_run, sizeof refused_run, "%s/run", refused_base);
+    char needle[256];
+    snprintf(needle, sizeof needle, "%s is corrupt: the record at offset %zu fails its checksum", jpath, off[0]);
+    expect_refusal(state, needle);
+    size_t len2;
+    uint8_t *after = read_all(jpath, &len2);
+    CHECK(len2 == len && memcmp(after, bad, len) == 0);        /* untouched */
+    free(after);
+
+    /* 2. the last record cut short: a torn tail */
+    size_t cut = off[2] + 5;
+    write_all(jpath, orig, cut);
+    sw = swt_start("--run-dir", refused_run, "--state-dir", state, NULL);
+    snprintf(needle, sizeof needle, "torn tail at offset %zu: cutting %zu bytes", off[2], cut - off[2]);
+    CHECKF(WAIT_FOR(3000, swt_log_contains(sw, needle)), "the log lacks \"%s\"", needle);
+    rp_t *s = rp_open(sw->endpoint, "server", "server");
+    rp_subscribe(s, "work", 10);
+    rp_msg_t d = { 0 };
+    for (int i = 0; i < 2; i++) {
+        rp_expect_deliver(s, &d);
+        CHECK_U(d.h.msg_id, ==, ids[i]);
+    }
+    rp_expect_nothing(s, 300);                 /* the torn third one is gone */
+    rp_msg_clear(&d);
+    rp_bye(s);
+    swt_stop(sw);
+    swt_note("garbled first record: refused at offset %zu; torn last record: %zu bytes cut, 2 of 3 replayed",
+             off[0], cut - off[2]);
+    free(bad);
+    free(orig);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", refused_base);
+    CHECK(system(cmd) == 0);
+    rmstate();
+}
+
 static void t_no_state_dir(void)
 {
     swt_switch_t *sw = swt_start(NULL);
@@ -291,6 +395,7 @@ int main(int argc, char **argv)
         { "kill_under_load", t_kill_under_load, false },
         { "bad_state_dir", t_bad_state_dir, false },
         { "no_state_dir", t_no_state_dir, false },
+        { "damaged_journal", t_damaged_journal, false },
         { NULL, NULL, false },
     };
     return swt_main(argc, argv, cases, 80);

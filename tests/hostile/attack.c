@@ -278,6 +278,110 @@ static int trace(atk_t *a, uint64_t end)
     return 0;
 }
 
+/*  A client that never reads, asking its own server for max_payload answers: each RESULT
+    would wait in the switch for a reader that never comes. */
+static int selfserve(atk_t *a, uint64_t end, unsigned long long max_payload)
+{
+    void *srv = session(a, "hostile-selfserve-srv", 0);
+    void *cli = session(a, "hostile-selfserve-cli", 1);
+    char *big = malloc((size_t) max_payload);
+    if (!srv || !cli || !big) {
+        free(big);
+        return -1;
+    }
+    memset(big, 0x5a, (size_t) max_payload);
+    xsp_hdr_t sub = { .cmd = XSP_CMD_SUBSCRIBE, .queue = XSP_STR("hostile.self"), .credit = 256 };
+    send_hdr(a, srv, &sub, NULL, 0, false);
+    uint64_t n = 0, replies = 0, last_hb = now_ms();
+    while (now_ms() < end) {
+        for (int i = 0; i < 32; i++)
+            request(a, cli, ++n, "hostile.self", 0, "x", 1);
+        zmq_pollitem_t it = { srv, 0, ZMQ_POLLIN, 0 };
+        zmq_poll(&it, 1, 5);
+        for (int i = 0; i < 256; i++) {
+            zmq_msg_t f;
+            zmq_msg_init(&f);
+            if (zmq_msg_recv(&f, srv, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&f);
+                break;
+            }
+            xsp_hdr_t h;
+            bool more = zmq_msg_more(&f);
+            bool deliver = xsp_hdr_decode(zmq_msg_data(&f), zmq_msg_size(&f), &h, NULL, 0) == 0 &&
+                           h.cmd == XSP_CMD_DELIVER;
+            uint64_t id = deliver ? h.msg_id : 0;
+            zmq_msg_close(&f);
+            while (more) {
+                zmq_msg_init(&f);
+                zmq_msg_recv(&f, srv, 0);
+                more = zmq_msg_more(&f);
+                zmq_msg_close(&f);
+            }
+            if (deliver) {
+                xsp_hdr_t r = { .cmd = XSP_CMD_REPLY, .msg_id = id, .status = 0 };
+                if (send_hdr(a, srv, &r, big, (size_t) max_payload, true) == 0)
+                    replies++;
+            }
+        }
+        if (now_ms() - last_hb >= 200) {    /* the client stays alive without reading */
+            heartbeat(a, cli);
+            last_hb = now_ms();
+        }
+    }
+    printf("attack selfserve requests=%llu replies=%llu\n", (unsigned long long) n,
+           (unsigned long long) replies);
+    free(big);
+    zmq_close(srv);
+    zmq_close(cli);
+    return 0;
+}
+
+/*  Thousands of long-named queues (so a DIAG report is ~1 MiB), then DIAG after DIAG from
+    a peer that never reads them. */
+#define DIAG_OWNERS 8
+static int diag(atk_t *a, uint64_t end)
+{
+    void *own[DIAG_OWNERS] = { 0 };
+    char q[XSP_QUEUE_MAX + 1];
+    uint64_t queues = 0;
+    for (int i = 0; i < DIAG_OWNERS; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "hostile-diag-owner%d", i);
+        if (!(own[i] = session(a, name, 0)))
+            return -1;
+        for (int j = 0; j < 256; j++) {     /* the default --max-queues-per-peer */
+            int k = snprintf(q, sizeof q, "hostile.diag.%d.%d.", i, j);
+            memset(q + k, 'n', 200);
+            q[k + 200] = '\0';
+            xsp_hdr_t h = { .cmd = XSP_CMD_SUBSCRIBE, .queue = XSP_STR(q), .credit = 0 };
+            while (send_hdr(a, own[i], &h, NULL, 0, false) < 0 && now_ms() < end)
+                usleep(1000);
+            queues++;
+        }
+    }
+    void *s = session(a, "hostile-diag", 1);
+    if (!s)
+        return -1;
+    uint64_t n = 0, last_hb = now_ms();
+    while (now_ms() < end) {
+        xsp_hdr_t h = { .cmd = XSP_CMD_DIAG, .corr = ++n };
+        send_hdr(a, s, &h, NULL, 0, false);
+        usleep(500);
+        if (now_ms() - last_hb >= 200) {
+            for (int i = 0; i < DIAG_OWNERS; i++) {
+                heartbeat(a, own[i]);
+                drain(a, own[i], 0, NULL);
+            }
+            last_hb = now_ms();
+        }
+    }
+    printf("attack diag queues=%llu diags=%llu\n", (unsigned long long) queues, (unsigned long long) n);
+    for (int i = 0; i < DIAG_OWNERS; i++)
+        zmq_close(own[i]);
+    zmq_close(s);
+    return 0;
+}
+
 #define HALF_DEALERS 200
 #define HALF_RAW 100
 
@@ -364,6 +468,10 @@ int hostile_attack(const char *mode, const char *endpoint, unsigned duration_ms,
         rc = trace(&a, end);
     else if (!strcmp(mode, "hello"))
         rc = hello(&a, end);
+    else if (!strcmp(mode, "selfserve"))
+        rc = selfserve(&a, end, max_payload);
+    else if (!strcmp(mode, "diag"))
+        rc = diag(&a, end);
     else {
         fprintf(stderr, "attack: unknown mode '%s'\n", mode);
         rc = -1;

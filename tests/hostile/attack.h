@@ -21,6 +21,12 @@
                  oldest closed and replaced in turn), and up to 100 raw unix connections to
                  the ipc socket that never send the ZMTP greeting; counts those the switch
                  closed (handshake deadline)
+      selfserve  a server and a client in one process: the client (RCVHWM 1, never reads)
+                 asks the server's queue, the server answers every DELIVER with a
+                 max_payload body: large answers nobody reads (--max-unread-bytes)
+      diag       8 sessions subscribe 256 queues each with ~220-byte names (a DIAG report
+                 of ~0.7 MiB), then one peer (RCVHWM 1) sends DIAG every 0.5 ms and never
+                 reads a reply (--max-unread-bytes: too-many-outstanding)
 */
 #ifndef HOSTILE_ATTACK_H
 #define HOSTILE_ATTACK_H

@@ -16,6 +16,17 @@
             ZMTP greeting; once the attackers are gone the switch holds nothing
             (requests_held 0, held_bytes 0) and still serves the good pair.
             Numbers (RSS idle/peak, RTT medians and factor) are printed.
+    unread  default limits: a peer serving its own queue 1 MiB answers it never reads and a
+            peer asking for ~0.7 MiB DIAG reports it never reads (attack.h selfserve, diag)
+            for 6 s while a good pair exchanges 100 KiB bodies: every good round trip
+            succeeds, RSS stays within the same bound, answers over the unread budget are
+            dropped (unread_dropped) and DIAGs refused (too-many-outstanding), the unread
+            bytes never pass --max-unread-total, and nothing is left unread afterwards
+    unread_limits  --max-unread-bytes 65536: a peer that does not read gets each DIAG
+            answered by a report or too-many-outstanding (each exactly once), its 100 KiB
+            answers sent or dropped (read later: intact, and with the dropped ones they
+            account for every request), its budget free again once it read; then
+            --max-unread-total 262144 bounds two lazy peers together (also under valgrind)
     quota   --max-queues-per-peer 3: a peer's 4th live queue is too-many-queues (REQUEST
             and SUBSCRIBE) and counted in queue_quota_refused; another peer can still
             create queues; once the peer's queues are idle they are reclaimed and it may
@@ -43,7 +54,7 @@
 #include "swdiag.h"
 
 /* The documented bounds (docs/reliability.md "Limits under attack"). */
-#define RSS_BOUND_KB        (128 * 1024)    /* peak VmRSS above idle during the flood */
+#define RSS_BOUND_KB        (64 * 1024)     /* peak VmRSS above idle during the flood */
 #define RSS_BOUND_ASAN_KB   (512 * 1024)    /* ASan's quarantine keeps freed memory */
 #define LATENCY_FACTOR      50              /* median RTT under flood vs max(idle, 1 ms) */
 
@@ -90,6 +101,14 @@ static uint64_t refusals(const swd_t *d, const char *code)
     uint64_t v = 0;
     snprintf(path, sizeof path, "refusals.%s", code);
     swd_try_u(d, path, &v);
+    return v;
+}
+
+static uint64_t refusals_now(rp_t *obs, const char *code)
+{
+    swd_t *d = swd_fetch(obs);
+    uint64_t v = refusals(d, code);
+    swd_free(d);
     return v;
 }
 
@@ -213,6 +232,238 @@ static void flood(void)
                              swd_free(g); ok; })));
     round_trip(cli, srv, ++corr);
     swt_note("after the flood: nothing held, 3 peers, RSS %ld KiB", swt_rss_kb(sw->pid));
+    swt_stop(sw);
+}
+
+/*  A round trip of `len`-byte bodies both ways, checked byte for byte. */
+static void big_round_trip(rp_t *cli, rp_t *srv, uint64_t corr, const char *body, size_t len)
+{
+    rp_request(cli, corr, "good", 20000, 0, "good", body, len);
+    rp_msg_t d = { 0 }, r = { 0 };
+    rp_expect_deliver(srv, &d);
+    CHECK(d.payload_len == len && memcmp(d.payload, body, len) == 0);
+    rp_reply(srv, d.h.msg_id, 0, body, len);
+    rp_expect_result(cli, &r, corr);
+    CHECK_U(r.h.status, ==, 0);
+    CHECK(r.payload_len == len && memcmp(r.payload, body, len) == 0);
+    rp_msg_clear(&d);
+    rp_msg_clear(&r);
+}
+
+/*  Answers nobody reads (default limits): a peer serving its own queue 1 MiB answers and
+    never reading them, and a peer asking for ~0.7 MiB DIAG reports and never reading them,
+    for 6 s, while a good pair exchanges 100 KiB bodies.  The switch's RSS stays within the
+    flood bound, every good round trip succeeds, answers over the budget are dropped and
+    counted (unread_dropped), too-many-outstanding refusals are counted (DIAGs over the
+    budget — unread_limits checks those one by one — and the self-serving client's requests
+    over --max-outstanding), the unread bytes never pass --max-unread-total, and once the
+    attackers are gone nothing is left unread. */
+static void unread(void)
+{
+    swt_switch_t *sw = swt_start(NULL);
+    rp_t *obs = rp_open(sw->endpoint, "obs", "cli");
+    rp_t *cli = rp_open(sw->endpoint, "good-cli", "client");
+    rp_t *srv = rp_open(sw->endpoint, "good-srv", "server");
+    rp_subscribe(srv, "good", 16);
+    CHECK(WAIT_FOR(2000, swd_now_queue(obs, "good", "consumers") == 1));
+    static char body[100 * 1024];
+    for (size_t i = 0; i < sizeof body; i++)
+        body[i] = (char) (i * 7 + 3);
+    uint64_t corr = 0;
+    for (int i = 0; i < 20; i++)
+        big_round_trip(cli, srv, ++corr, body, sizeof body);
+    long rss_idle = swt_rss_kb(sw->pid);
+    swd_t *d0 = swd_fetch(obs);
+    uint64_t total_limit = swd_u(d0, "limits.max_unread_total");
+
+    static const char *const umodes[] = { "selfserve", "diag" };
+    enum { NU = 2 };
+    unsigned ms = swt_sanitized() ? 4000 : 6000;
+    char dur[16], maxp[32];
+    snprintf(dur, sizeof dur, "%u", ms);
+    snprintf(maxp, sizeof maxp, "%llu", (unsigned long long) cli->max_payload);
+    pid_t pid[NU];
+    int fd[NU];
+    for (int i = 0; i < NU; i++)
+        pid[i] = swt_spawn_child("attack", &fd[i], umodes[i], sw->endpoint, dur, maxp, NULL);
+    uint64_t end = swt_now_ms() + ms, last_sample = 0, last_diag = swt_now_ms();
+    long rss_peak = rss_idle;
+    uint64_t unread_peak = 0, n = 0;
+    while (swt_now_ms() < end) {
+        big_round_trip(cli, srv, ++corr, body, sizeof body);
+        n++;
+        if (swt_now_ms() - last_sample >= 10) {
+            long rss = swt_rss_kb(sw->pid);
+            rss_peak = rss > rss_peak ? rss : rss_peak;
+            last_sample = swt_now_ms();
+        }
+        if (swt_now_ms() - last_diag >= 250) {
+            uint64_t u = swd_now_u(obs, "counters.unread_bytes");
+            unread_peak = u > unread_peak ? u : unread_peak;
+            CHECKF(u <= total_limit, "unread bytes %llu over --max-unread-total %llu",
+                   (unsigned long long) u, (unsigned long long) total_limit);
+            last_diag = swt_now_ms();
+        }
+    }
+    char line[NU][512];
+    for (int i = 0; i < NU; i++) {
+        while (swt_read_line(fd[i], line[i], sizeof line[i], 50) < 0) {
+            CHECKF(swt_now_ms() < end + swt_ms(15000), "attack %s did not report", umodes[i]);
+            long rss = swt_rss_kb(sw->pid);
+            rss_peak = rss > rss_peak ? rss : rss_peak;
+            rp_tick_all();
+        }
+        int st = swt_wait_child(pid[i], swt_ms(10000));
+        CHECKF(st == 0, "attack %s exited with status %d", umodes[i], st);
+        close(fd[i]);
+        swt_note("%s", line[i]);
+    }
+    swd_t *d1 = swd_fetch(obs);
+    uint64_t dropped = swd_u(d1, "counters.unread_dropped") - swd_u(d0, "counters.unread_dropped");
+    uint64_t tmo = refusals(d1, "too-many-outstanding") - refusals(d0, "too-many-outstanding");
+    swt_note("good pair: %llu round trips of 100 KiB each way during the attack, all answered",
+             (unsigned long long) n);
+    swt_note("answers dropped over the unread budget: %llu; too-many-outstanding refusals: %llu; "
+             "unread bytes at most %llu (limit %llu)", (unsigned long long) dropped,
+             (unsigned long long) tmo, (unsigned long long) unread_peak, (unsigned long long) total_limit);
+    swt_note("switch RSS: idle %ld KiB, peak %ld KiB (+%ld KiB; bound +%d KiB)", rss_idle, rss_peak,
+             rss_peak - rss_idle, swt_sanitized() ? RSS_BOUND_ASAN_KB : RSS_BOUND_KB);
+    CHECKF(n >= 10, "only %llu good round trips", (unsigned long long) n);
+    CHECK(field(line[0], "replies") > 0 && field(line[1], "diags") > 0);
+    CHECKF(dropped > 0, "no answer was dropped over the budget");
+    CHECKF(tmo > 0, "no too-many-outstanding refusal was counted");
+    CHECKF(rss_peak - rss_idle <= (swt_sanitized() ? RSS_BOUND_ASAN_KB : RSS_BOUND_KB),
+           "RSS grew by %ld KiB", rss_peak - rss_idle);
+    swd_free(d0);
+    swd_free(d1);
+    /* the attackers are gone: nothing unread, nothing held */
+    CHECK(WAIT_FOR(10000, ({ swd_t *g = swd_fetch(obs);
+                             bool ok = swd_u(g, "counters.unread_bytes") == 0 &&
+                                       swd_u(g, "counters.requests_held") == 0 && swd_npeers(g) == 3;
+                             swd_free(g); ok; })));
+    big_round_trip(cli, srv, ++corr, body, sizeof body);
+    swt_stop(sw);
+}
+
+/*  A peer that does not read, against small budgets (--max-unread-bytes 65536): its DIAGs
+    get a report or, over the budget, ERROR too-many-outstanding (each corr exactly one of
+    the two); its 100 KiB answers are sent while it has nothing unread, else dropped (DIAG
+    unread_dropped, undeliverable, a log line) — what it reads later is a subset of its
+    answers, intact, and with the dropped ones accounts for every request; once it has read
+    everything its budget is free again.  Then --max-unread-total 262144 bounds the switch's
+    total whatever the per-peer budget. */
+static void unread_limits(void)
+{
+    swt_switch_t *sw = swt_start("--max-unread-bytes", "65536", NULL);
+    rp_t *obs = rp_open(sw->endpoint, "obs", "cli");
+    CHECK_U(swd_now_u(obs, "limits.max_unread_bytes"), ==, 65536);
+    /* ~300 queues with long names: a DIAG report of ~100 KiB */
+    rp_t *owner = rp_open(sw->endpoint, "owner", "server");
+    char q[XSP_QUEUE_MAX + 1];
+    for (int j = 0; j < 250; j++) {
+        int k = snprintf(q, sizeof q, "unread.%d.", j);
+        memset(q + k, 'n', 200);
+        q[k + 200] = '\0';
+        rp_subscribe(owner, q, 0);
+    }
+    CHECK(WAIT_FOR(3000, swd_now_u(obs, "counters.queues") >= 250));
+    rp_t *lazy = rp_connect_opts(sw->endpoint, 1);
+    rp_hello(lazy, "lazy", "cli", 1, 0);
+    enum { NDIAG = 40 };
+    for (uint64_t c = 1; c <= NDIAG; c++)
+        rp_diag(lazy, c);
+    CHECK(WAIT_FOR(5000, refusals_now(obs, "too-many-outstanding") > 0));
+    /* (libzmq may have written the last report out by now: only the bound is certain) */
+    swd_t *g = swd_fetch(obs);
+    uint64_t mine = swd_obj_u(swd_peer(g, lazy->peer_id), "unread_bytes");
+    CHECKF(mine <= 65536 + 200000, "lazy has %llu bytes unread", (unsigned long long) mine);
+    swd_free(g);
+    /* it reads now: every DIAG answered exactly once, by a report or a refusal */
+    bool seen[NDIAG + 1] = { false };
+    unsigned reports = 0, refused = 0;
+    rp_msg_t m = { 0 };
+    while (reports + refused < NDIAG) {
+        CHECKF(rp_recv(lazy, &m, swt_ms(5000)), "%u reports + %u refusals of %d DIAGs", reports,
+               refused, NDIAG);
+        if (m.h.cmd == XSP_CMD_DIAG_REPLY) {
+            reports++;
+        } else {
+            CHECKF(m.h.cmd == XSP_CMD_ERROR && rp_str_eq(m.h.code, "too-many-outstanding") &&
+                   m.h.ref_cmd == XSP_CMD_DIAG, "lazy got %s", xsp_cmd_name(m.h.cmd));
+            refused++;
+        }
+        CHECK(m.h.corr >= 1 && m.h.corr <= NDIAG && !seen[m.h.corr]);
+        seen[m.h.corr] = true;
+    }
+    swt_note("%d DIAGs never read: %u reports, %u refused", NDIAG, reports, refused);
+    CHECK(reports >= 1 && refused >= 1);
+    CHECK(WAIT_FOR(3000, swd_now_u(obs, "counters.unread_bytes") == 0));
+
+    /* answers: 40 requests of lazy, answered with 100 KiB each while it does not read */
+    rp_t *srv = rp_open(sw->endpoint, "srv", "server");
+    rp_subscribe(srv, "big", 64);
+    static char body[100 * 1024];
+    memset(body, 'b', sizeof body);
+    enum { NREQ = 40 };
+    for (uint64_t c = 1; c <= NREQ; c++)
+        rp_request(lazy, 100 + c, "big", 0, 0, "", "q", 1);
+    for (int i = 0; i < NREQ; i++) {
+        rp_expect_deliver(srv, &m);
+        rp_reply(srv, m.h.msg_id, 0, body, sizeof body);
+    }
+    CHECK(WAIT_FOR(5000, swd_now_u(obs, "counters.replied") == NREQ));
+    g = swd_fetch(obs);
+    uint64_t dropped = swd_u(g, "counters.unread_dropped");
+    CHECKF(dropped > 0, "no answer dropped");
+    CHECK_U(swd_u(g, "counters.undeliverable"), >=, dropped);
+    CHECK_U(swd_obj_u(swd_peer(g, lazy->peer_id), "outstanding"), ==, 0);
+    CHECK_U(swd_obj_u(swd_peer(g, lazy->peer_id), "unread_bytes"), <=, 65536 + sizeof body);
+    swd_free(g);
+    CHECK(swt_log_contains(sw, "dropped an answer of 102400 bytes for lazy#"));
+    unsigned got = 0;
+    while (rp_recv(lazy, &m, 500)) {
+        CHECKF(m.h.cmd == XSP_CMD_RESULT, "lazy got %s", xsp_cmd_name(m.h.cmd));
+        CHECK(m.payload_len == sizeof body && memcmp(m.payload, body, sizeof body) == 0);
+        got++;
+    }
+    swt_note("%d answers of 100 KiB never read: %u read later, %llu dropped", NREQ, got,
+             (unsigned long long) dropped);
+    CHECK_U(got + dropped, ==, NREQ);
+    CHECK(WAIT_FOR(3000, swd_now_u(obs, "counters.unread_bytes") == 0));
+    rp_request(lazy, 999, "big", 0, 0, "", "q", 1);       /* its budget is free again */
+    rp_expect_deliver(srv, &m);
+    rp_reply(srv, m.h.msg_id, 0, body, sizeof body);
+    rp_expect_result(lazy, NULL, 999);
+    rp_msg_clear(&m);
+    swt_stop(sw);
+
+    /* the switch's total: two lazy clients, a generous per-peer budget, a small total */
+    sw = swt_start("--max-unread-total", "262144", NULL);
+    obs = rp_open(sw->endpoint, "obs", "cli");
+    srv = rp_open(sw->endpoint, "srv", "server");
+    rp_subscribe(srv, "big", 128);
+    rp_t *l1 = rp_connect_opts(sw->endpoint, 1), *l2 = rp_connect_opts(sw->endpoint, 1);
+    rp_hello(l1, "lazy1", "cli", 1, 0);
+    rp_hello(l2, "lazy2", "cli", 1, 0);
+    for (uint64_t c = 1; c <= NREQ; c++) {
+        rp_request(l1, c, "big", 0, 0, "", "q", 1);
+        rp_request(l2, c, "big", 0, 0, "", "q", 1);
+    }
+    uint64_t upeak = 0;
+    for (int i = 0; i < 2 * NREQ; i++) {
+        rp_expect_deliver(srv, &m);
+        rp_reply(srv, m.h.msg_id, 0, body, sizeof body);
+        if (i % 8 == 7) {
+            uint64_t u = swd_now_u(obs, "counters.unread_bytes");
+            upeak = u > upeak ? u : upeak;
+        }
+    }
+    CHECK(WAIT_FOR(5000, swd_now_u(obs, "counters.replied") == 2 * NREQ));
+    CHECK_U(upeak, <=, 262144);
+    CHECK_U(swd_now_u(obs, "counters.unread_dropped"), >, 0);
+    swt_note("two lazy clients, --max-unread-total 262144: unread bytes at most %llu, %llu answers dropped",
+             (unsigned long long) upeak, (unsigned long long) swd_now_u(obs, "counters.unread_dropped"));
+    rp_msg_clear(&m);
     swt_stop(sw);
 }
 
@@ -342,6 +593,8 @@ int main(int argc, char **argv)
 {
     static const swt_case_t cases[] = {
         { "flood", flood, false },
+        { "unread", unread, false },
+        { "unread_limits", unread_limits, false },
         { "quota", quota, false },
         { "held", held, false },
         { "handshake", handshake, false },

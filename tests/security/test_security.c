@@ -15,8 +15,10 @@
     call_forbidden       a call to a queue not granted: refused, no queue made; a policy
                          `call` grant works
     trace_diag           TRACE and DIAG refused without `trace yes` / `diag yes`, allowed with
-    reply_spoof          a server answering a request delivered to another server: dropped
-                         and counted, the client never sees it, the right answer arrives
+    reply_spoof          a plugin answering a request delivered to another plugin: refused
+                         (ERROR invalid-argument, replies_refused, a log line naming its
+                         identity and domain), the client never sees it, the right answer
+                         arrives and reaches nobody else
     session_takeover     a second identity reusing a session's routing id gets no session
     registrar_domid      a dom3 key claiming domid 0 cannot register what only dom0 may: the
                          registrar sees domid 3 (the SDK client over CURVE, the real registrar)
@@ -392,10 +394,14 @@ static void reply_spoof(void)
     rp_request(cli, 9, FILEQ, 5000, 0, "", "secret-request", 14);
     rp_msg_t d = { 0 };
     rp_expect_deliver(file, &d);
-    /* the nbd plugin guesses the msg_id and answers in file's place: dropped, counted */
+    /* the nbd plugin guesses the msg_id and answers in file's place: refused (an ERROR to
+       it), counted, logged with its identity; routed nowhere */
     rp_reply(nbd, d.h.msg_id, 0, "forged", 6);
+    rp_expect_error(nbd, NULL, "invalid-argument", XSP_CMD_REPLY, d.h.msg_id);
     rp_expect_nothing(cli, 300);            /* the forged answer never reached the client */
-    CHECK_U(swd_now_u(cli, "counters.late_replies"), ==, 1);
+    CHECK_U(swd_now_u(cli, "counters.replies_refused"), ==, 1);
+    CHECK_U(swd_now_u(cli, "counters.late_replies"), ==, 0);
+    wait_log(sw, "(identity 'plugin-nbd@dom5', domain 5, pid");
     rp_reply(file, d.h.msg_id, 0, "genuine", 7);
     rp_msg_t r = { 0 };
     rp_expect_result(cli, &r, 9);

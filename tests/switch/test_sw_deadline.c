@@ -6,7 +6,8 @@
     inflight          the server holds it past the deadline: the client gets ERROR expired
                       exactly once; the server's late REPLY is dropped and counted
                       (late_replies), traced `drop`; nobody receives anything for it (the
-                      client, a bystander peer, the server itself)
+                      client, a bystander peer, the server itself); answering it again is
+                      refused (ERROR invalid-argument to the server, replies_refused)
     credit_held       an in-flight request that expired stays counted against its
                       server's credit (DIAG credit 0, inflight 1) until the server answers;
                       that answer is a late reply and lets the next request through
@@ -84,9 +85,12 @@ static void inflight(void)
     CHECK_U(swd_obj_u(swd_queue(d, "slow"), "inflight"), ==, 0);
     CHECK_U(swd_obj_u(swd_peer(d, cli->peer_id), "outstanding"), ==, 0);
     swd_free(d);
-    /* a second late reply for the same msg_id: dropped again, still delivered to nobody */
+    /* answering it a second time: it is no longer in flight to the server, so this is not
+       a late reply but a refused one (ERROR to the server); still delivered to nobody */
     rp_reply(srv, dl.h.msg_id, 0, "late2", 5);
-    CHECK(WAIT_FOR(2000, swd_now_u(obs, "counters.late_replies") == 2));
+    rp_expect_error(srv, NULL, "invalid-argument", XSP_CMD_REPLY, dl.h.msg_id);
+    CHECK_U(swd_now_u(obs, "counters.replies_refused"), ==, 1);
+    CHECK_U(swd_now_u(obs, "counters.late_replies"), ==, 1);
     rp_expect_nothing(cli, 100);
     /* trace: expire and drop for this msg_id */
     rp_t *t = rp_open(sw->endpoint, "tracer", "trace");

@@ -25,7 +25,7 @@ static void known_state(void)
                                  "--max-outstanding", "50", "--max-outstanding-bytes", "100000",
                                  "--max-credit", "20", "--max-queues", "30", "--max-peers", "10",
                                  "--max-messages", "1000", "--trace-events", "128", "--trace-payload-bytes", "8",
-                                 NULL);
+                                 "--send-hwm", "5000", "--recv-hwm", "500", "--max-frame", "70000", NULL);
     rp_t *obs = rp_open(sw->endpoint, "obs", "cli");
     rp_t *cli = rp_connect(sw->endpoint);
     rp_hello(cli, "diag-client", "client", 4242, 7);
@@ -52,6 +52,7 @@ static void known_state(void)
         { "limits.max_credit", 20 }, { "limits.max_queues", 30 }, { "limits.max_peers", 10 },
         { "limits.trace_events", 128 }, { "limits.trace_payload_bytes", 8 },
         { "limits.max_outstanding_bytes", 100000 }, { "limits.max_messages", 1000 },
+        { "limits.send_hwm", 5000 }, { "limits.recv_hwm", 500 }, { "limits.max_frame", 70000 },
     };
     for (size_t i = 0; i < sizeof lim / sizeof lim[0]; i++)
         CHECKF(swd_u(d, lim[i].k) == lim[i].v, "%s is %llu, want %llu", lim[i].k,
@@ -60,7 +61,7 @@ static void known_state(void)
         { "counters.sent", 6 }, { "counters.delivered", 2 }, { "counters.replied", 0 },
         { "counters.expired", 0 }, { "counters.requeued", 0 }, { "counters.server_lost", 0 },
         { "counters.errors", 0 }, { "counters.protocol_errors", 0 }, { "counters.late_replies", 0 },
-        { "counters.peers_up", 4 }, { "counters.peers_down", 0 },
+        { "counters.replies_refused", 0 }, { "counters.peers_up", 4 }, { "counters.peers_down", 0 },
         { "counters.requests_held", 6 }, { "counters.queues", 2 },
     };
     for (size_t i = 0; i < sizeof ctr / sizeof ctr[0]; i++)

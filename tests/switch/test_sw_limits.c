@@ -3,9 +3,13 @@
     behind, and counts in DIAG counters.errors.
 
     too_large         --max-payload 1000: 1000 bytes accepted, 1001 refused `too-large`
-    transport_limit   a 17 MiB frame (over 16 MiB and 4 x max_payload) is refused by the
-                      transport: that connection is closed (its next request meets
-                      `no-session`), the switch and other peers carry on
+    transport_limit   a 17 MiB frame (over --max-frame, default max_payload + 64 KiB) is
+                      refused by the transport: that connection is closed (its next request
+                      meets `no-session`), the switch and other peers carry on
+    max_frame         --max-payload 1000 --max-frame 8192 (DIAG limits.max_frame): a payload
+                      of 8000 bytes still gets `too-large`; one of 9000 bytes closes the
+                      connection (`no-session` after it); --max-frame below --max-payload is
+                      a usage error
     queue_full        --max-depth 3: the 4th waiting request is `queue-full`; other queues
                       unaffected; room again once one is delivered
     outstanding       --max-outstanding 3: the 4th request of a client (queued or in flight)
@@ -13,7 +17,9 @@
                       answer frees a slot
     outstanding_bytes --max-outstanding-bytes 1000: payload bytes queued or in flight
     too_many_queues   --max-queues 2: a REQUEST or SUBSCRIBE creating a 3rd queue is
-                      `too-many-queues` (ref_cmd 3 / 8); existing queues still work
+                      `too-many-queues` (ref_cmd 3 / 8); existing queues still work; once
+                      another peer's queue is idle it is forgotten to make room
+                      (queues_reclaimed), a queue in use never is
     queue_names       names outside 1-255 bytes of [A-Za-z0-9._-:/@+] are
                       `invalid-argument` (REQUEST, SUBSCRIBE), create nothing; every allowed
                       character and a 255-byte name work; 256 bytes is a `protocol` error
@@ -27,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "rawpeer.h"
 #include "swdiag.h"
@@ -100,6 +107,53 @@ static void transport_limit(void)
     rp_reply(srv, m.h.msg_id, 0, "", 0);
     rp_expect_result(cli, NULL, 9);
     rp_msg_clear(&m);
+    swt_stop(sw);
+}
+
+/*  Send a REQUEST with a len-byte payload until the connection is found closed: the next
+    request meets no-session (libzmq reconnects under a new routing id). */
+static void expect_closed_after(rp_t *p, size_t len)
+{
+    char *buf = malloc(len);
+    CHECK(buf);
+    memset(buf, 'f', len);
+    rp_request(p, 1, "frames", 0, 0, "", buf, len);
+    free(buf);
+    rp_msg_t m = { 0 };
+    bool saw_no_session = false;
+    uint64_t end = swt_now_ms() + swt_ms(5000);
+    for (uint64_t corr = 2; !saw_no_session && swt_now_ms() < end; corr++) {
+        rp_request(p, corr, "frames", 0, 0, "", "x", 1);
+        while (rp_recv(p, &m, 200)) {
+            CHECKF(m.h.cmd == XSP_CMD_ERROR && rp_str_eq(m.h.code, "no-session"),
+                   "after a %zu-byte frame the peer got %s", len, xsp_cmd_name(m.h.cmd));
+            saw_no_session = true;
+        }
+    }
+    CHECKF(saw_no_session, "a %zu-byte frame did not close the connection", len);
+    rp_msg_clear(&m);
+}
+
+static void max_frame(void)
+{
+    swt_switch_t *sw = swt_start("--max-payload", "1000", "--max-frame", "8192", NULL);
+    rp_t *obs = rp_open(sw->endpoint, "obs", "cli");
+    CHECK_U(swd_now_u(obs, "limits.max_frame"), ==, 8192);
+    rp_t *a = rp_open(sw->endpoint, "a", "client");
+    static char buf[8000];
+    memset(buf, 'a', sizeof buf);
+    rp_request(a, 1, "frames", 0, 0, "", buf, sizeof buf);     /* a frame the transport takes */
+    rp_expect_error(a, NULL, "too-large", XSP_CMD_REQUEST, 1);
+    rp_t *b = rp_open(sw->endpoint, "b", "client");
+    expect_closed_after(b, 9000);                               /* over --max-frame */
+    CHECK(swt_alive(sw));
+    CHECK_U(swd_now_u(obs, "refusals.too-large"), ==, 1);
+    /* an inconsistent pair is refused at start */
+    char out[1024];
+    const char *args[] = { "--max-payload", "10000", "--max-frame", "5000", NULL };
+    int st = swt_run_argv(args, out, sizeof out, swt_ms(5000));
+    CHECKF(WIFEXITED(st) && WEXITSTATUS(st) == 2, "status 0x%x: %s", st, out);
+    CHECKF(strstr(out, "--max-frame 5000 is below --max-payload 10000") != NULL, "%s", out);
     swt_stop(sw);
 }
 
@@ -215,6 +269,20 @@ static void too_many_queues(void)
     rp_expect_result(cli, NULL, 4);
     rp_request(cli, 5, "q1", 0, 0, "", "x", 1);
     rp_expect_nothing(cli, 100);
+    /* at --max-queues, another peer's idle queue is forgotten to make room (never one in
+       use): q2 (srv's) goes idle, cli's q3 now gets in; q1 (2 waiting requests) stays */
+    rp_unsubscribe(srv, "q2");
+    CHECK(WAIT_FOR(2000, swd_now_queue(obs, "q2", "consumers") == 0));
+    rp_request(cli, 6, "q3", 0, 0, "", "z", 1);
+    rp_expect_nothing(cli, 100);
+    d = swd_fetch(obs);
+    CHECK(swd_queue(d, "q2") == NULL);
+    CHECK_U(swd_obj_u(swd_queue(d, "q1"), "depth"), ==, 2);
+    CHECK_U(swd_obj_u(swd_queue(d, "q3"), "depth"), ==, 1);
+    CHECK_U(swd_u(d, "counters.queues_reclaimed"), ==, 1);
+    swd_free(d);
+    rp_request(cli, 7, "q4", 0, 0, "", "z", 1);         /* nothing idle left to forget */
+    rp_expect_error(cli, NULL, "too-many-queues", XSP_CMD_REQUEST, 7);
     rp_msg_clear(&m);
     swt_stop(sw);
 }
@@ -318,6 +386,7 @@ int main(int argc, char **argv)
     static const swt_case_t cases[] = {
         { "too_large", too_large, false },
         { "transport_limit", transport_limit, false },
+        { "max_frame", max_frame, false },
         { "queue_full", queue_full, false },
         { "outstanding", outstanding, false },
         { "outstanding_bytes", outstanding_bytes, false },

@@ -11,6 +11,12 @@
     queue_on_first_use a REQUEST or a SUBSCRIBE creates its queue (DIAG)
     wait_for_server    requests to a queue without a server wait (no error), then reach
                        the first server to subscribe, in order
+    foreign_reply      a REPLY not in flight to the sender's session (another server's
+                       delivery, an id never delivered, from a non-server, answered twice)
+                       is refused: ERROR invalid-argument (ref_cmd 5, ref msg_id), the same
+                       sentence either way, replies_refused, a log line naming the sender;
+                       the genuine answer still reaches the client; a reply to a request
+                       that expired in flight is late (late_replies), not refused
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,31 +147,81 @@ static void spec_example(void)
     swt_stop(sw);
 }
 
-/*  A peer cannot answer (forge) a request that was not delivered to it: its REPLY is
-    dropped and counted (late_replies), nobody receives it, and the real server's answer
-    still reaches the client. */
+/*  Only the session a request is in flight to may answer it (docs/protocol.md §5.7).
+    Every other REPLY is refused: ERROR invalid-argument (ref_cmd 5, ref = msg_id), counted
+    in replies_refused (never in late_replies), logged with the sender, and routed nowhere —
+    while the real server's answer still reaches the client.  A genuinely late reply (the
+    request is in flight to this server but expired) is not refused: late_replies, and the
+    server is not told. */
 static void foreign_reply(void)
 {
     swt_switch_t *sw = swt_start(NULL);
+    rp_t *obs = rp_open(sw->endpoint, "obs", "cli");
     rp_t *srv = rp_open(sw->endpoint, "srv", "server");
     rp_t *thief = rp_open(sw->endpoint, "thief", "server");
     rp_t *c = rp_open(sw->endpoint, "c", "client");
     rp_subscribe(srv, "q", 8);
     rp_subscribe(thief, "other", 8);
+    CHECK(WAIT_FOR(2000, swd_now_queue(obs, "q", "consumers") == 1));
     rp_request(c, 7, "q", 0, 0, "", "secret", 6);
-    rp_msg_t d = { 0 };
+    rp_msg_t d = { 0 }, e1 = { 0 }, e2 = { 0 }, r = { 0 };
     rp_expect_deliver(srv, &d);
-    rp_reply(thief, d.h.msg_id, 0, "forged", 6);        /* a msg_id it guessed or saw */
-    rp_expect_nothing(c, 200);
-    CHECK_U(swd_now_u(c, "counters.late_replies"), ==, 1);
+
+    /* 1. another server answers srv's delivery (an id it guessed or saw): refused */
+    rp_reply(thief, d.h.msg_id, 0, "forged", 6);
+    rp_expect_error(thief, &e1, "invalid-argument", XSP_CMD_REPLY, d.h.msg_id);
+    CHECKF(strstr((const char *) e1.h.message.ptr, "not in flight to this session") != NULL,
+           "sentence: %.*s", (int) e1.h.message.len, e1.h.message.ptr);
+    /* 2. an id never delivered to anyone: refused with the very same sentence (a prober
+          cannot tell another server's request from no request) */
+    uint64_t never = d.h.msg_id + 1000;
+    rp_reply(thief, never, 0, "forged", 6);
+    rp_expect_error(thief, &e2, "invalid-argument", XSP_CMD_REPLY, never);
+    char s1[XSP_MESSAGE_MAX + 1], s2[XSP_MESSAGE_MAX + 1];
+    snprintf(s1, sizeof s1, "%.*s", (int) e1.h.message.len, e1.h.message.ptr);
+    snprintf(s2, sizeof s2, "%.*s", (int) e2.h.message.len, e2.h.message.ptr);
+    char *n1 = strstr(s1, " is not"), *n2 = strstr(s2, " is not");
+    CHECK(n1 && n2 && strcmp(n1, n2) == 0);
+    /* 3. a peer that serves nothing at all: refused too */
+    rp_reply(c, d.h.msg_id, 0, "forged", 6);
+    rp_expect_error(c, NULL, "invalid-argument", XSP_CMD_REPLY, d.h.msg_id);
+    rp_expect_nothing(c, 200);              /* no forged RESULT reached the client */
+    swd_t *g = swd_fetch(obs);
+    CHECK_U(swd_u(g, "counters.replies_refused"), ==, 3);
+    CHECK_U(swd_u(g, "counters.late_replies"), ==, 0);
+    CHECK_U(swd_u(g, "refusals.invalid-argument"), ==, 3);
+    CHECK_U(swd_u(g, "counters.replied"), ==, 0);
+    CHECK_U(swd_obj_u(swd_queue(g, "q"), "inflight"), ==, 1);   /* still srv's to answer */
+    swd_free(g);
+    CHECK(WAIT_FOR(2000, swt_log_contains(sw, "refused a REPLY from thief#")));
+    CHECK(swt_log_contains(sw, "is in flight to another server [1 refused from this session]"));
+
+    /* 4. the real server's answer still reaches the client, and only the client */
     rp_reply(srv, d.h.msg_id, 0, "genuine", 7);
-    rp_msg_t r = { 0 };
     rp_expect_result(c, &r, 7);
     CHECKF(r.payload_len == 7 && memcmp(r.payload, "genuine", 7) == 0, "client got '%.*s'",
            (int) r.payload_len, (char *) r.payload);
-    rp_msg_clear(&d);
-    rp_msg_clear(&r);
     rp_expect_nothing(thief, 50);
+    rp_expect_nothing(srv, 50);
+    /* 5. answering it twice: no longer in flight to srv, refused */
+    rp_reply(srv, d.h.msg_id, 0, "again", 5);
+    rp_expect_error(srv, NULL, "invalid-argument", XSP_CMD_REPLY, d.h.msg_id);
+    rp_expect_nothing(c, 100);
+
+    /* 6. a genuinely late reply: delivered to srv, expired in flight -> late_replies, the
+          server is not told */
+    rp_request(c, 8, "q", swt_ms(300), 0, "", "slow", 4);
+    rp_expect_deliver(srv, &d);
+    rp_expect_error(c, NULL, "expired", XSP_CMD_REQUEST, 8);
+    rp_reply(srv, d.h.msg_id, 0, "late", 4);
+    CHECK(WAIT_FOR(2000, swd_now_u(obs, "counters.late_replies") == 1));
+    rp_expect_nothing(srv, 100);
+    rp_expect_nothing(c, 50);
+    CHECK_U(swd_now_u(obs, "counters.replies_refused"), ==, 4);
+    rp_msg_clear(&d);
+    rp_msg_clear(&e1);
+    rp_msg_clear(&e2);
+    rp_msg_clear(&r);
     rp_bye(c);
     rp_bye(thief);
     rp_bye(srv);

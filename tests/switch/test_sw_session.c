@@ -10,7 +10,8 @@
                      peer, no delivery to a server)
     rehello          a second HELLO on a live session ends the old one as if it died (its
                      queued requests dropped, its subscriptions gone, in-flight requeued)
-                     and starts a new one with a new peer_id
+                     and starts a new one with a new peer_id; the new session answering a
+                     delivery of the old one is refused (invalid-argument, replies_refused)
     too_many_peers   --max-peers 2: a 3rd HELLO gets `too-many-peers` (ref_cmd 0) and no
                      session; after one peer says BYE, it gets in
     welcome          WELCOME carries version 1, a fresh increasing peer_id, the configured
@@ -130,9 +131,12 @@ static void rehello(void)
     CHECK_U(swd_obj_u(swd_queue(g, "served"), "depth"), ==, 1);        /* requeued */
     CHECK_U(swd_u(g, "counters.requeued"), ==, 1);
     swd_free(g);
-    /* the old session's delivery is not this session's to answer */
+    /* the old session's delivery is not this session's to answer: refused (protocol §3.2:
+       a server drops answers to deliveries of an earlier session) */
     rp_reply(p, d.h.msg_id, 0, "stale", 5);
-    CHECK(WAIT_FOR(2000, swd_now_u(obs, "counters.late_replies") == 1));
+    rp_expect_error(p, NULL, "invalid-argument", XSP_CMD_REPLY, d.h.msg_id);
+    CHECK_U(swd_now_u(obs, "counters.replies_refused"), ==, 1);
+    CHECK_U(swd_now_u(obs, "counters.late_replies"), ==, 0);
     rp_expect_nothing(cli, 200);
     rp_msg_clear(&d);
     swt_stop(sw);
