@@ -50,8 +50,7 @@ void xsp_idmap_init(xsp_idmap_t *m)
 
 void xsp_idmap_dispose(xsp_idmap_t *m)
 {
-    free(m->keys);
-    free(m->vals);
+    free(m->e);
     memset(m, 0, sizeof *m);
 }
 
@@ -61,9 +60,9 @@ void *xsp_idmap_get(const xsp_idmap_t *m, uint64_t key)
         return NULL;
     size_t mask = m->cap - 1;
     for (size_t i = idmap_slot(key, mask);; i = (i + 1) & mask) {
-        if (m->keys[i] == key)
-            return m->vals[i];
-        if (m->keys[i] == 0)
+        if (m->e[i].key == key)
+            return m->e[i].val;
+        if (m->e[i].key == 0)
             return NULL;
     }
 }
@@ -71,27 +70,20 @@ void *xsp_idmap_get(const xsp_idmap_t *m, uint64_t key)
 static int idmap_grow(xsp_idmap_t *m)
 {
     size_t ncap = m->cap ? m->cap * 2 : 64;
-    uint64_t *keys = calloc(ncap, sizeof *keys);
-    void **vals = calloc(ncap, sizeof *vals);
-    if (!keys || !vals) {
-        free(keys);
-        free(vals);
+    xsp_idmap_entry_t *e = calloc(ncap, sizeof *e);
+    if (!e)
         return -1;
-    }
     size_t mask = ncap - 1;
     for (size_t j = 0; j < m->cap; j++) {
-        if (!m->keys[j])
+        if (!m->e[j].key)
             continue;
-        size_t i = idmap_slot(m->keys[j], mask);
-        while (keys[i])
+        size_t i = idmap_slot(m->e[j].key, mask);
+        while (e[i].key)
             i = (i + 1) & mask;
-        keys[i] = m->keys[j];
-        vals[i] = m->vals[j];
+        e[i] = m->e[j];
     }
-    free(m->keys);
-    free(m->vals);
-    m->keys = keys;
-    m->vals = vals;
+    free(m->e);
+    m->e = e;
     m->cap = ncap;
     return 0;
 }
@@ -104,13 +96,13 @@ int xsp_idmap_put(xsp_idmap_t *m, uint64_t key, void *val)
         return -1;
     size_t mask = m->cap - 1;
     size_t i = idmap_slot(key, mask);
-    while (m->keys[i] && m->keys[i] != key)
+    while (m->e[i].key && m->e[i].key != key)
         i = (i + 1) & mask;
-    if (!m->keys[i]) {
-        m->keys[i] = key;
+    if (!m->e[i].key) {
+        m->e[i].key = key;
         m->len++;
     }
-    m->vals[i] = val;
+    m->e[i].val = val;
     return 0;
 }
 
@@ -120,26 +112,25 @@ void *xsp_idmap_del(xsp_idmap_t *m, uint64_t key)
         return NULL;
     size_t mask = m->cap - 1;
     size_t i = idmap_slot(key, mask);
-    while (m->keys[i] != key) {
-        if (!m->keys[i])
+    while (m->e[i].key != key) {
+        if (!m->e[i].key)
             return NULL;
         i = (i + 1) & mask;
     }
-    void *val = m->vals[i];
+    void *val = m->e[i].val;
     /* backward-shift deletion: move later members of the probe run into the hole */
     size_t hole = i;
-    for (size_t j = (hole + 1) & mask; m->keys[j]; j = (j + 1) & mask) {
-        size_t home = idmap_slot(m->keys[j], mask);
+    for (size_t j = (hole + 1) & mask; m->e[j].key; j = (j + 1) & mask) {
+        size_t home = idmap_slot(m->e[j].key, mask);
         /* j's entry may move to hole iff home is not cyclically in (hole, j] */
         bool stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
         if (stays)
             continue;
-        m->keys[hole] = m->keys[j];
-        m->vals[hole] = m->vals[j];
+        m->e[hole] = m->e[j];
         hole = j;
     }
-    m->keys[hole] = 0;
-    m->vals[hole] = NULL;
+    m->e[hole].key = 0;
+    m->e[hole].val = NULL;
     m->len--;
     return val;
 }

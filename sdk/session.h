@@ -58,8 +58,12 @@ int64_t xsp_now_ms(void);
 /*  An open-addressing hash table u64 key -> non-NULL pointer (linear probing,
     backward-shift deletion, grows at 1/2 load).  Key 0 is not allowed. */
 typedef struct {
-    uint64_t *keys;
-    void **vals;
+    uint64_t key;       /* 0 = free slot */
+    void *val;
+} xsp_idmap_entry_t;
+
+typedef struct {
+    xsp_idmap_entry_t *e;   /* key and value side by side: one cache line per probe */
     size_t cap, len;    /* cap is a power of two (or 0 before the first insert) */
 } xsp_idmap_t;
 

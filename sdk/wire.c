@@ -387,6 +387,10 @@ int xsp_hdr_decode(const void *buf, size_t len, xsp_hdr_t *h, char *why, size_t 
         }
         char *dst = (char *) h + f->off;
         if (f->kind == 'u') {
+            if (r.p < r.end && *r.p <= 0x7f) {         /* a positive fixint: most fields */
+                *(uint64_t *) (void *) dst = *r.p++;
+                continue;
+            }
             if (xsp_mpr_uint(&r, (uint64_t *) (void *) dst)) {
                 WHY("%s field %u (%s) must be a non-negative integer", cmd_names[cmd], i, f->name);
                 return -1;
@@ -432,9 +436,14 @@ size_t xsp_hdr_encode(const xsp_hdr_t *h, void *buf, size_t cap)
     xsp_mpw_uint(&w, cmd);
     for (; f->kind; f++) {
         const char *src = (const char *) h + f->off;
-        if (f->kind == 'u')
-            xsp_mpw_uint(&w, *(const uint64_t *) (const void *) src);
-        else {
+        if (f->kind == 'u') {
+            uint64_t v = *(const uint64_t *) (const void *) src;
+            if (v < 128 && !w.overflow && w.len < w.cap) {   /* a positive fixint: most fields */
+                w.buf[w.len++] = (uint8_t) v;
+                continue;
+            }
+            xsp_mpw_uint(&w, v);
+        } else {
             const xsp_str_t *s = (const xsp_str_t *) (const void *) src;
             xsp_mpw_str(&w, s->ptr, s->len);
         }

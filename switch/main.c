@@ -128,16 +128,48 @@ static int lock_run_dir(const sw_config_t *cfg)
     return fd;
 }
 
+static bool is_ipc(const char *ep)
+{
+    return strncmp(ep, "ipc://", 6) == 0;
+}
+
+/*  Bind the --listen endpoints of one kind (ipc or not), appending what they became. */
+static int bind_listen(sw_t *sw, const sw_config_t *cfg, bool ipc, char *ready, size_t cap,
+                       size_t *used)
+{
+    for (int i = 0; i < cfg->nlisten; i++) {
+        if (is_ipc(cfg->listen[i]) != ipc)
+            continue;
+        if (zmq_bind(sw->sock, cfg->listen[i]) < 0) {
+            xsp_log(XSP_LOG_ERR, "cannot listen on %s: %s", cfg->listen[i], zmq_strerror(errno));
+            return -1;
+        }
+        char last[512];
+        size_t len = sizeof last;
+        if (zmq_getsockopt(sw->sock, ZMQ_LAST_ENDPOINT, last, &len) < 0)
+            snprintf(last, sizeof last, "%s", cfg->listen[i]);
+        if (*used < cap)
+            *used += (size_t) snprintf(ready + *used, cap - *used, "%s%s", *used ? " " : "", last);
+    }
+    return 0;
+}
+
+/*  ipc endpoints first (the default socket file, then ipc --listen ones: the ZAP handler
+    learns their peers' uids), then the others, which need CURVE when it is configured.
+    Socket options apply to the binds that follow them, hence the order. */
 static int bind_endpoints(sw_t *sw, const sw_config_t *cfg, char *ready, size_t cap)
 {
     size_t used = 0;
+    bool listen_ipc = false;
     ready[0] = '\0';
+    for (int i = 0; i < cfg->nlisten; i++)
+        listen_ipc = listen_ipc || is_ipc(cfg->listen[i]);
+    if ((!cfg->no_ipc || listen_ipc) && sw_auth_arm_ipc(sw) < 0)
+        return -1;              /* with a policy: the ZAP handler learns the uid */
     if (!cfg->no_ipc) {
         char path[PATH_MAX + 16], ep[PATH_MAX + 32];
         snprintf(path, sizeof path, "%s/switch.sock", cfg->run_dir);
         snprintf(ep, sizeof ep, "ipc://%s", path);
-        if (sw_auth_arm_ipc(sw) < 0)    /* with a policy: the ZAP handler learns the uid */
-            return -1;
         mode_t old = umask(cfg->group ? 0117 : 0177);
         int rc = zmq_bind(sw->sock, ep);
         umask(old);
@@ -159,21 +191,11 @@ static int bind_endpoints(sw_t *sw, const sw_config_t *cfg, char *ready, size_t 
         }
         used += (size_t) snprintf(ready + used, cap - used, "%s", ep);
     }
-    if (sw->auth && sw_auth_arm_tcp(sw) < 0)   /* after ipc: only --listen needs CURVE */
+    if (bind_listen(sw, cfg, true, ready, cap, &used) < 0)
         return -1;
-    for (int i = 0; i < cfg->nlisten; i++) {
-        if (zmq_bind(sw->sock, cfg->listen[i]) < 0) {
-            xsp_log(XSP_LOG_ERR, "cannot listen on %s: %s", cfg->listen[i], zmq_strerror(errno));
-            return -1;
-        }
-        char last[512];
-        size_t len = sizeof last;
-        if (zmq_getsockopt(sw->sock, ZMQ_LAST_ENDPOINT, last, &len) < 0)
-            snprintf(last, sizeof last, "%s", cfg->listen[i]);
-        if (used < cap)
-            used += (size_t) snprintf(ready + used, cap - used, "%s%s", used ? " " : "", last);
-    }
-    return 0;
+    if (sw->auth && sw_auth_arm_tcp(sw) < 0)   /* after ipc: only tcp endpoints need CURVE */
+        return -1;
+    return bind_listen(sw, cfg, false, ready, cap, &used);
 }
 
 static int open_socket(sw_t *sw)
