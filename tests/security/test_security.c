@@ -634,9 +634,6 @@ static void plugin_options(void)
 static void uid_child(void)
 {
     CHECK(setgid(65534) == 0 && setuid(65534) == 0);
-    /* a process that changed uid is not dumpable, so its /proc/self is root's: ASan's leak
-       check at exit could not read its threads (a fatal error in the fresh-Debian root) */
-    CHECK(prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) == 0);
     rp_t *p = rp_connect(swt_argv[0]);
     rp_hello(p, "local-user", "client", (uint64_t) getpid(), 0);
     rp_diag(p, 5);
@@ -648,6 +645,11 @@ static void uid_child(void)
     printf("child-ok\n");
     fflush(stdout);
     rp_bye(p);
+    rp_cleanup();                   /* the BYE leaves before the context ends */
+    /* done: leave without the exit handlers.  As uid 65534 this process may not be able to
+       read /proc at all (the fresh-Debian chroot's "/" is 0700), and ASan's leak check at
+       exit then stops with a fatal error instead of checking anything */
+    _exit(0);
 }
 
 static void ipc_uid(void)
