@@ -121,6 +121,36 @@ static long long field(const char *line, const char *key)
     return p ? atoll(p + strlen(pat)) : -1;
 }
 
+/*  One attack child per mode, each flooding for `ms` ms. */
+static void spawn_attacks(const char *const *m, int n, const swt_switch_t *sw, unsigned ms,
+                          uint64_t max_payload, pid_t *pid, int *fd)
+{
+    char dur[16], maxp[32];
+    snprintf(dur, sizeof dur, "%u", ms);
+    snprintf(maxp, sizeof maxp, "%llu", (unsigned long long) max_payload);
+    for (int i = 0; i < n; i++)
+        pid[i] = swt_spawn_child("attack", &fd[i], m[i], sw->endpoint, dur, maxp, NULL);
+}
+
+/*  Each attacker's report line and exit status (0 expected); the switch's RSS stays
+    sampled into *rss_peak while they finish. */
+static void collect_attacks(const char *const *m, int n, pid_t *pid, int *fd, char (*line)[512],
+                            const swt_switch_t *sw, uint64_t end, long *rss_peak)
+{
+    for (int i = 0; i < n; i++) {
+        while (swt_read_line(fd[i], line[i], 512, 50) < 0) {
+            CHECKF(swt_now_ms() < end + swt_ms(15000), "attack %s did not report", m[i]);
+            long rss = swt_rss_kb(sw->pid);
+            *rss_peak = rss > *rss_peak ? rss : *rss_peak;
+            rp_tick_all();
+        }
+        int st = swt_wait_child(pid[i], swt_ms(10000));
+        CHECKF(st == 0, "attack %s exited with status %d", m[i], st);
+        close(fd[i]);
+        swt_note("%s", line[i]);
+    }
+}
+
 #define NMODES 5
 static const char *const modes[NMODES] = { "oversized", "tiny", "names", "trace", "hello" };
 
@@ -147,13 +177,9 @@ static void flood(void)
 
     /* the flood */
     unsigned ms = swt_sanitized() ? 6000 : 8000;
-    char dur[16], maxp[32];
-    snprintf(dur, sizeof dur, "%u", ms);
-    snprintf(maxp, sizeof maxp, "%llu", (unsigned long long) cli->max_payload);
     pid_t pid[NMODES];
     int fd[NMODES];
-    for (int i = 0; i < NMODES; i++)
-        pid[i] = swt_spawn_child("attack", &fd[i], modes[i], sw->endpoint, dur, maxp, NULL);
+    spawn_attacks(modes, NMODES, sw, ms, cli->max_payload, pid, fd);
     swt_note("flood: %d hostile processes for %u ms; idle RSS %ld KiB, idle median RTT %llu us",
              NMODES, ms, rss_idle, (unsigned long long) (med_idle / 1000));
     uint64_t start = swt_now_ms(), end = start + ms, last_sample = 0;
@@ -171,18 +197,7 @@ static void flood(void)
     }
     /* the attackers finish on their own; the switch stays sampled meanwhile */
     char line[NMODES][512];
-    for (int i = 0; i < NMODES; i++) {
-        while (swt_read_line(fd[i], line[i], sizeof line[i], 50) < 0) {
-            CHECKF(swt_now_ms() < end + swt_ms(15000), "attack %s did not report", modes[i]);
-            long rss = swt_rss_kb(sw->pid);
-            rss_peak = rss > rss_peak ? rss : rss_peak;
-            rp_tick_all();
-        }
-        int st = swt_wait_child(pid[i], swt_ms(10000));
-        CHECKF(st == 0, "attack %s exited with status %d", modes[i], st);
-        close(fd[i]);
-        swt_note("%s", line[i]);
-    }
+    collect_attacks(modes, NMODES, pid, fd, line, sw, end, &rss_peak);
     CHECKF(n >= 20, "only %zu good round trips during the flood", n);
     uint64_t med_flood = median(during, n);
     uint64_t floor_ns = med_idle > 1000000 ? med_idle : 1000000;
@@ -279,13 +294,9 @@ static void unread(void)
     static const char *const umodes[] = { "selfserve", "diag" };
     enum { NU = 2 };
     unsigned ms = swt_sanitized() ? 4000 : 6000;
-    char dur[16], maxp[32];
-    snprintf(dur, sizeof dur, "%u", ms);
-    snprintf(maxp, sizeof maxp, "%llu", (unsigned long long) cli->max_payload);
     pid_t pid[NU];
     int fd[NU];
-    for (int i = 0; i < NU; i++)
-        pid[i] = swt_spawn_child("attack", &fd[i], umodes[i], sw->endpoint, dur, maxp, NULL);
+    spawn_attacks(umodes, NU, sw, ms, cli->max_payload, pid, fd);
     uint64_t end = swt_now_ms() + ms, last_sample = 0, last_diag = swt_now_ms();
     long rss_peak = rss_idle;
     uint64_t unread_peak = 0, n = 0;
@@ -306,18 +317,7 @@ static void unread(void)
         }
     }
     char line[NU][512];
-    for (int i = 0; i < NU; i++) {
-        while (swt_read_line(fd[i], line[i], sizeof line[i], 50) < 0) {
-            CHECKF(swt_now_ms() < end + swt_ms(15000), "attack %s did not report", umodes[i]);
-            long rss = swt_rss_kb(sw->pid);
-            rss_peak = rss > rss_peak ? rss : rss_peak;
-            rp_tick_all();
-        }
-        int st = swt_wait_child(pid[i], swt_ms(10000));
-        CHECKF(st == 0, "attack %s exited with status %d", umodes[i], st);
-        close(fd[i]);
-        swt_note("%s", line[i]);
-    }
+    collect_attacks(umodes, NU, pid, fd, line, sw, end, &rss_peak);
     swd_t *d1 = swd_fetch(obs);
     uint64_t dropped = swd_u(d1, "counters.unread_dropped") - swd_u(d0, "counters.unread_dropped");
     uint64_t tmo = refusals(d1, "too-many-outstanding") - refusals(d0, "too-many-outstanding");
