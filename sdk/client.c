@@ -42,6 +42,7 @@ struct call {
     size_t heap_idx;
     char *queue;                /* point into the call's own allocation */
     char *dbg;
+    uint32_t queue_len, dbg_len;
     bool has_body;
     zmq_msg_t body;
     xsp_done_fn *cb;
@@ -73,6 +74,8 @@ struct xsp_client {
     trace_t tr;
     call_t *spare;              /* ended calls kept for reuse (next), at most SPARE_MAX */
     size_t n_spare;
+    char good_queue[XSP_QUEUE_MAX + 1];     /* the last queue name found valid ("" = none): */
+    size_t good_len;                        /* a client calls the same queue again and again */
 };
 
 #define SPARE_MAX 64            /* a steady pipeline reuses its calls: no malloc per call */
@@ -299,8 +302,7 @@ static void call_transmit(xsp_client_t *c, call_t *call, int64_t now)
 {
     if (!xsp_session_ready(c->s))
         return;
-    xsp_hdr_t h;
-    memset(&h, 0, sizeof h);
+    xsp_hdr_t h;                /* only the fields sent: xsp_hdr_encode reads nothing else */
     h.corr = call->id;
     int rc;
     if (call->kind == K_DIAG) {
@@ -308,9 +310,10 @@ static void call_transmit(xsp_client_t *c, call_t *call, int64_t now)
         rc = xsp_session_send(c->s, &h, NULL);
     } else {
         h.cmd = XSP_CMD_REQUEST;
-        h.queue = XSP_STR(call->queue);
-        h.dbg = XSP_STR(call->dbg);
+        h.queue = (xsp_str_t) { call->queue, call->queue_len };
+        h.dbg = (xsp_str_t) { call->dbg, call->dbg_len };
         h.flags = call->flags & (XSP_FLAG_AT_MOST_ONCE | XSP_FLAG_PERSISTENT);
+        h.timeout_ms = 0;
         if (call->sw_deadline) {
             int64_t left = call->sw_deadline - (now ? now : xsp_now_ms());
             h.timeout_ms = left > 0 ? (uint64_t) left : 1;  /* let the switch say expired */
@@ -707,7 +710,13 @@ static call_t *call_start(xsp_client_t *c, kind_t kind, const char *queue, const
                   : o.timeout_ms > XSP_TIMEOUT_INFINITE - XSP_CALL_GRACE_MS - 1 ? XSP_TIMEOUT_INFINITE - 1
                   : o.timeout_ms + XSP_CALL_GRACE_MS;
     if (kind == K_REQUEST) {
-        if (!xsp_queue_name_valid(queue)) {
+        size_t qn = queue ? strnlen(queue, XSP_QUEUE_MAX + 1) : 0;
+        if (qn && qn == c->good_len && memcmp(queue, c->good_queue, qn) == 0) {
+            /* the same name as the last call: valid */
+        } else if (xsp_queue_name_valid(queue)) {
+            memcpy(c->good_queue, queue, qn + 1);
+            c->good_len = qn;
+        } else {
             xsp_error_set(err, XSP_E_INVALID_ARGUMENT,
                           "'%s' is not a queue name (1-255 of A-Z a-z 0-9 . _ - : / @ +)",
                           queue ? queue : "(null)");
@@ -738,6 +747,8 @@ static call_t *call_start(xsp_client_t *c, kind_t kind, const char *queue, const
     memcpy(call->queue, qname, qlen + 1);
     call->dbg = strings + qlen + 1;
     memcpy(call->dbg, dbg, dlen + 1);
+    call->queue_len = (uint32_t) qlen;
+    call->dbg_len = (uint32_t) dlen;
     if (ctx_size) {
         call->ctx = call->tail_;
         arg = call->ctx;

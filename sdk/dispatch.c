@@ -45,19 +45,46 @@ struct xsp_call {
                                    args) until the args are decoded; points into the body */
     atomic_int refs;
     atomic_bool answered;
+    size_t cap;                 /* bytes allocated (fast layout: for reuse) */
     max_align_t args[];         /* mi->args_size bytes */
 };
 
 /* ================================================================ plumbing */
 
+/*  One ended fast-path call kept for the next (a steady server reuses one allocation
+    instead of a malloc and a free per request).  Calls may end on any thread (a handler
+    answers from wherever it likes), so the slot is swapped atomically; whatever is in it
+    at exit is freed by spare_cleanup. */
+static _Atomic(xsp_call_t *) spare;
+
+__attribute__((destructor)) static void spare_cleanup(void)
+{
+    free(atomic_exchange(&spare, NULL));
+}
+
+/*  Memory for a fast-path call of `size` bytes (the spare one if it is large enough). */
+static xsp_call_t *call_mem(size_t size)
+{
+    xsp_call_t *call = atomic_exchange(&spare, NULL);
+    if (call && call->cap >= size)
+        return call;
+    free(call);
+    call = malloc(size);
+    if (call)
+        call->cap = size;
+    return call;
+}
+
 static void call_unref(xsp_call_t *call)
 {
     if (atomic_fetch_sub(&call->refs, 1) != 1)
         return;
-    if (call->read)
+    if (call->read) {
         xsp_arena_dispose(&call->arena);
-    else
-        call->mi->args_dispose(call->args);
+        free(atomic_exchange(&spare, call));
+        return;
+    }
+    call->mi->args_dispose(call->args);
     free(call);
 }
 
@@ -224,10 +251,12 @@ static xsp_call_t *begin_read(xsp_request_t *req, const xsp_method_info_t *table
 
     if (len > SIZE_MAX / 4)
         return NULL;
-    xsp_call_t *call = malloc(sizeof *call + args_bytes + block);
+    xsp_call_t *call = call_mem(sizeof *call + args_bytes + block);
     if (!call)
         return NULL;
+    size_t cap = call->cap;
     memset(call, 0, sizeof *call + args_bytes);
+    call->cap = cap;
     xsp_arena_init(&call->arena, (char *) call->args + args_bytes, block);
     if (xsp_read_request(body, len, table, n, NULL, &mi, call->args, &call->arena) != 0) {
         xsp_arena_dispose(&call->arena);
@@ -251,9 +280,20 @@ int xsp_call_begin(xsp_request_t *req, const xsp_method_info_t *table, size_t n,
     const void *body = xsp_request_body(req);
 
     *out = NULL;
-    for (size_t i = 0; i < n; i++)
-        if (table[i].args_size > args_max)
-            args_max = table[i].args_size;
+    /* the largest args struct of the table (the method is not known yet): remembered for
+       the last table this thread saw, as a server dispatches with one table */
+    static __thread const xsp_method_info_t *last_table;
+    static __thread size_t last_n, last_max;
+    if (table == last_table && n == last_n) {
+        args_max = last_max;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            if (table[i].args_size > args_max)
+                args_max = table[i].args_size;
+        last_table = table;
+        last_n = n;
+        last_max = args_max;
+    }
     size_t args_room = (args_max + sizeof (msgpack_object) - 1) / sizeof (msgpack_object);
     if ((*out = begin_read(req, table, n, args_room * sizeof (msgpack_object))) != NULL)
         return XSP_OK;

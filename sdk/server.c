@@ -173,8 +173,7 @@ static void finish(xsp_server_t *s, xsp_request_t *r)
 {
     if (!r->release) {
         if (r->gen == xsp_session_generation(s->s) && xsp_session_ready(s->s)) {
-            xsp_hdr_t h;
-            memset(&h, 0, sizeof h);
+            xsp_hdr_t h;        /* only REPLY's fields: xsp_hdr_encode reads nothing else */
             h.cmd = XSP_CMD_REPLY;
             h.msg_id = r->msg_id;
             h.status = r->status;

@@ -34,13 +34,9 @@ int64_t xsp_now_ms(void)
 
 static size_t idmap_slot(uint64_t key, size_t mask)
 {
-    /* splitmix64 finalizer: sequential ids spread over the table */
-    key ^= key >> 30;
-    key *= 0xbf58476d1ce4e5b9ull;
-    key ^= key >> 27;
-    key *= 0x94d049bb133111ebull;
-    key ^= key >> 31;
-    return (size_t) key & mask;
+    /* Fibonacci hashing: the top bits of key * 2^64/phi, so sequential ids land far
+       apart (short probe runs) for one multiply; mask + 1 is a power of two >= 64 */
+    return (size_t) ((key * 0x9e3779b97f4a7c15ull) >> (__builtin_clzll((uint64_t) mask) & 63));
 }
 
 void xsp_idmap_init(xsp_idmap_t *m)

@@ -62,8 +62,10 @@ static size_t uri_init(char *uri, int client)
 static void uri_set(char *uri, size_t at, uint64_t corr)
 {
     static const char hex[] = "0123456789abcdef";
-    for (int i = 15; i >= 0; i--, corr >>= 4)
-        uri[at + (size_t) i] = hex[corr & 15];
+    for (int i = 14; i >= 0; i -= 2, corr >>= 8) {     /* a byte at a time */
+        uri[at + (size_t) i] = hex[(corr >> 4) & 15];
+        uri[at + (size_t) i + 1] = hex[corr & 15];
+    }
 }
 
 /*  The answer to Datapath.attach(uri): impl and b only point at the strings. */

@@ -134,7 +134,7 @@ int xsp_rd_map_(xsp_rd_t *rd, uint32_t *n)
     return rd_container(rd, n, 0x80, 0xde, 0xdf, 2);
 }
 
-int xsp_rd_array(xsp_rd_t *rd, uint32_t *n)
+int xsp_rd_array_(xsp_rd_t *rd, uint32_t *n)
 {
     return rd_container(rd, n, 0x90, 0xdc, 0xdd, 1);
 }
@@ -194,7 +194,30 @@ int xsp_rd_str(xsp_rd_t *rd, char **out, size_t max)
 {
     const char *s;
     uint32_t n;
-    if (xsp_rd_raw_str(rd, &s, &n) || n > max || (n && memchr(s, '\0', n)))
+    if (xsp_rd_raw_str(rd, &s, &n) || n > max)
+        return -1;
+    xsp_arena_t *a = rd->arena;
+    uintptr_t at = a && a->p ? ((uintptr_t) a->p + 7u) & ~(uintptr_t) 7u : 0;
+    if (at && at <= (uintptr_t) a->end && (uintptr_t) a->end - at > n) {
+        /* the common case: into the arena's current block; the bump pointer moves only
+           once the string is accepted */
+        char *d = (char *) at;
+        if (n <= 16) {
+            /* short: checked for NUL bytes while copied, no library call */
+            for (uint32_t i = 0; i < n; i++)
+                if ((d[i] = s[i]) == '\0')
+                    return -1;
+        } else {
+            if (memchr(s, '\0', n))
+                return -1;
+            memcpy(d, s, n);
+        }
+        d[n] = '\0';
+        a->p = d + n + 1;
+        *out = d;
+        return 0;
+    }
+    if (n && memchr(s, '\0', n))
         return -1;
     *out = copy_str(rd, s, n);
     return *out ? 0 : -1;
@@ -302,7 +325,7 @@ int xsp_rd_i64(xsp_rd_t *rd, int64_t *out)
     return rd_signed(rd, INT64_MIN, INT64_MAX, out);
 }
 
-int xsp_rd_u32(xsp_rd_t *rd, uint32_t *out)
+int xsp_rd_u32_(xsp_rd_t *rd, uint32_t *out)
 {
     uint64_t v;
     if (rd_unsigned(rd, UINT32_MAX, &v))

@@ -4,7 +4,8 @@ Owns: `T_read_(xsp_rd_t *rd, T *out)` for every enum, list, record, method args 
 method result of a module (the contract is at the top of xsp/idl_reader.h: accept exactly
 what the strict decoders accept, produce the same value, return -1 without a message
 anywhere else), and the per-record key lookup (a switch on the key's length, then one
-memcmp) that replaces the decoders' table scan.
+memcmp) that replaces the decoders' table scan — enum values and union kinds are looked
+up the same way.
 Never touches: error messages and the tree decoders (emit_msgpack), value life cycle
 (emit_types: readers fill zeroed memory and never dispose).
 """
@@ -62,7 +63,9 @@ def _fields_fn(names, m, fname, ctype, fields, skip_kind):
     L.append("            return -1;")
     if skip_kind:
         L.append('        if (xsp_rd_is(k, kl, "kind", 4)) {')
-        L.append("            if (kinds++ || xsp_rd_skip(rd))")
+        # the first "kind" is the one the caller's pre-scan read and checked (a string
+        # naming a variant): passing over it needs no validating skip
+        L.append("            if (kinds++ || xsp_rd_raw_str(rd, &k, &kl))")
         L.append("                return -1;")
         L.append("            continue;")
         L.append("        }")
@@ -109,7 +112,7 @@ def _record(names, m, r):
     for v in r.variants:
         vt = names.variant_type(u, v) if v.fields else t
         L += _fields_fn(names, m, "rd_%s_%s" % (b, v.name), vt, v.fields, True)
-    count = names.upper(u) + "__COUNT"
+    L += _key_lookup("rd_%s_kind_name" % b, r.variants)
     L += ["int %s_read_(xsp_rd_t *rd, %s *out)" % (b, t), "{",
           "    xsp_rd_t scan = *rd;",
           "    uint32_t n;",
@@ -123,7 +126,8 @@ def _record(names, m, r):
           "        if (xsp_rd_key(&scan, &k, &kl))",
           "            return -1;",
           '        if (xsp_rd_is(k, kl, "kind", 4)) {',
-          "            if (kind >= 0 || xsp_rd_enum(&scan, %s_kind_names_, %s, &kind))" % (b, count),
+          "            if (kind >= 0 || xsp_rd_raw_str(&scan, &k, &kl) ||",
+          "                (kind = rd_%s_kind_name(k, kl)) < 0)" % b,
           "                return -1;",
           "            if (i == 0)",
           "                break;          /* a second \"kind\" is refused below */",
@@ -152,13 +156,17 @@ def _record(names, m, r):
 
 
 def _enum(names, d):
-    b, t, n = names.base(d), names.type(d), names.upper(d) + "__COUNT"
-    return ["int %s_read_(xsp_rd_t *rd, %s *out)" % (b, t), "{",
-            "    int v;", "",
-            "    if (xsp_rd_enum(rd, %s_names_, %s, &v))" % (b, n),
-            "        return -1;",
-            "    *out = (%s) v;" % t,
-            "    return 0;", "}", ""]
+    """The value by its wire name: the same switch on the length as record keys."""
+    b, t = names.base(d), names.type(d)
+    L = _key_lookup("rd_%s_name" % b, d.values)
+    return L + ["int %s_read_(xsp_rd_t *rd, %s *out)" % (b, t), "{",
+                "    const char *s;",
+                "    uint32_t len;",
+                "    int v;", "",
+                "    if (xsp_rd_raw_str(rd, &s, &len) || (v = rd_%s_name(s, len)) < 0)" % b,
+                "        return -1;",
+                "    *out = (%s) v;" % t,
+                "    return 0;", "}", ""]
 
 
 def _list(names, info):

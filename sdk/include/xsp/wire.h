@@ -116,8 +116,9 @@ typedef struct {
     the field at fault.  Never reads outside [buf, buf+len); never allocates. */
 int xsp_hdr_decode(const void *buf, size_t len, xsp_hdr_t *h, char *why, size_t whylen);
 
-/*  Encode h (h->cmd selects the layout) into buf.  Returns the length, or 0 when cap is
-    too small. */
+/*  Encode h (h->cmd selects the layout) into buf.  Reads h->cmd and the fields that
+    command carries, nothing else (a sender may leave the others unset).  Returns the
+    length, or 0 when cap is too small. */
 size_t xsp_hdr_encode(const xsp_hdr_t *h, void *buf, size_t cap);
 
 /*  Name of a command ("REQUEST"), or "?" */

@@ -83,7 +83,22 @@ void *xsp_rd_alloc(xsp_rd_t *rd, size_t n, size_t size);
     the bytes left and the depth limit; a non-empty container is entered (depth + 1) and
     must be left with xsp_rd_leave(rd, n) once its elements are read. */
 int xsp_rd_map_(xsp_rd_t *rd, uint32_t *n);
-int xsp_rd_array(xsp_rd_t *rd, uint32_t *n);
+int xsp_rd_array_(xsp_rd_t *rd, uint32_t *n);
+static inline int xsp_rd_array(xsp_rd_t *rd, uint32_t *n)
+{
+    /* the common case inline: a fixarray (up to 15 elements) in a shallow value */
+    if (rd->p < rd->end && (*rd->p & 0xf0u) == 0x90u && rd->depth < 16) {
+        uint32_t v = *rd->p & 0x0fu;
+        if (v > (size_t) (rd->end - rd->p) - 1)
+            return -1;
+        rd->p++;
+        *n = v;
+        if (v)
+            rd->depth++;
+        return 0;
+    }
+    return xsp_rd_array_(rd, n);
+}
 static inline int xsp_rd_map(xsp_rd_t *rd, uint32_t *n)
 {
     /* the common case inline: a fixmap (up to 15 entries) in a shallow value */
@@ -109,7 +124,7 @@ static inline void xsp_rd_leave(xsp_rd_t *rd, uint32_t n)
 int xsp_rd_raw_str_(xsp_rd_t *rd, const char **s, uint32_t *len);
 static inline int xsp_rd_raw_str(xsp_rd_t *rd, const char **s, uint32_t *len)
 {
-    /* the common case inline: a fixstr (up to 31 bytes) */
+    /* the common cases inline: a fixstr (up to 31 bytes), a str8 (up to 255) */
     if (rd->p < rd->end && (*rd->p & 0xe0u) == 0xa0u) {
         uint32_t n = *rd->p & 0x1fu;
         if (n > (size_t) (rd->end - rd->p) - 1)
@@ -117,6 +132,15 @@ static inline int xsp_rd_raw_str(xsp_rd_t *rd, const char **s, uint32_t *len)
         *s = (const char *) rd->p + 1;
         *len = n;
         rd->p += 1 + n;
+        return 0;
+    }
+    if (rd->end - rd->p >= 2 && *rd->p == 0xd9) {
+        uint32_t n = rd->p[1];
+        if (n > (size_t) (rd->end - rd->p) - 2)
+            return -1;
+        *s = (const char *) rd->p + 2;
+        *len = n;
+        rd->p += 2 + n;
         return 0;
     }
     return xsp_rd_raw_str_(rd, s, len);
@@ -139,7 +163,15 @@ static inline bool xsp_rd_nil(xsp_rd_t *rd)
 }
 int xsp_rd_bool(xsp_rd_t *rd, bool *out);
 int xsp_rd_i32(xsp_rd_t *rd, int32_t *out);
-int xsp_rd_u32(xsp_rd_t *rd, uint32_t *out);
+int xsp_rd_u32_(xsp_rd_t *rd, uint32_t *out);
+static inline int xsp_rd_u32(xsp_rd_t *rd, uint32_t *out)
+{
+    if (rd->p < rd->end && *rd->p <= 0x7f) {    /* a positive fixint */
+        *out = *rd->p++;
+        return 0;
+    }
+    return xsp_rd_u32_(rd, out);
+}
 int xsp_rd_i64(xsp_rd_t *rd, int64_t *out);
 int xsp_rd_u64(xsp_rd_t *rd, uint64_t *out);
 /*  An error code by wire name (string ≤ 64 bytes, unknown names give XSP_E_UNKNOWN). */
