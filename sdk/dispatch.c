@@ -2,7 +2,8 @@
     (see xsp/dispatch.h).
 
     Owns: xsp_call_t and its life (two references: the dispatcher's, dropped by
-    xsp_call_end / the failing step, and the answer's, dropped by the one answer), the
+    xsp_call_end / the failing step, and the answer's, dropped by the one answer; the
+    last ended fast-path call is kept as the next one's allocation), the
     encoding of results and error replies, and the answers to requests that never became a
     call (malformed payload, unknown method, out of memory).  Two ways in: the fast path
     (xsp_read_request: args read straight from the payload into an arena inside the call)

@@ -55,6 +55,8 @@ struct xsp_request {
     char *queue, *dbg;          /* point into the same allocation */
     bool has_body;
     zmq_msg_t body;
+    const void *body_data;      /* body's bytes (NULL when empty) and size, read once */
+    size_t body_size;
     xsp_handler_fn *fn;
     void *arg;
     /* the answer, set by reply/release */
@@ -105,12 +107,12 @@ unsigned xsp_request_flags(const xsp_request_t *r) { return r->flags; }
 
 const void *xsp_request_body(const xsp_request_t *r)
 {
-    return r->has_body && zmq_msg_size((zmq_msg_t *) &r->body) ? zmq_msg_data((zmq_msg_t *) &r->body) : NULL;
+    return r->body_data;
 }
 
 size_t xsp_request_size(const xsp_request_t *r)
 {
-    return r->has_body ? zmq_msg_size((zmq_msg_t *) &r->body) : 0;
+    return r->body_size;
 }
 
 int64_t xsp_request_time_left_ms(const xsp_request_t *r)
@@ -422,6 +424,8 @@ static void on_deliver(xsp_server_t *s, const xsp_hdr_t *h, zmq_msg_t *payload)
     if (payload) {
         zmq_msg_init(&r->body);
         zmq_msg_move(&r->body, payload);
+        r->body_size = zmq_msg_size(&r->body);
+        r->body_data = r->body_size ? zmq_msg_data(&r->body) : NULL;
         r->has_body = true;
     }
     r->next = s->live;
