@@ -126,6 +126,19 @@ int main(void)
     /* local argument checks */
     CHECK_EQ(xsp_client_call(c, "bad queue", "x", 1, NULL, &r, &err), XSP_E_INVALID_ARGUMENT);
     CHECK_EQ(xsp_client_call(c, "", "x", 1, NULL, &r, &err), XSP_E_INVALID_ARGUMENT);
+    /* the client remembers the last valid name: a buffer that held it and now holds a bad
+       one (or a longer one with it as prefix) must still be refused */
+    char qbuf[XSP_QUEUE_MAX + 2];
+    snprintf(qbuf, sizeof qbuf, "meta");
+    CHECK_EQ(xsp_client_call(c, qbuf, "x", 1, &o, &r, &err), XSP_OK);
+    xsp_reply_dispose(&r);
+    qbuf[2] = ' ';
+    CHECK_EQ(xsp_client_call(c, qbuf, "x", 1, NULL, &r, &err), XSP_E_INVALID_ARGUMENT);
+    snprintf(qbuf, sizeof qbuf, "meta x");
+    CHECK_EQ(xsp_client_call(c, qbuf, "x", 1, NULL, &r, &err), XSP_E_INVALID_ARGUMENT);
+    memset(qbuf, 'm', XSP_QUEUE_MAX + 1);           /* one byte over the limit */
+    qbuf[XSP_QUEUE_MAX + 1] = '\0';
+    CHECK_EQ(xsp_client_call(c, qbuf, "x", 1, NULL, &r, &err), XSP_E_INVALID_ARGUMENT);
     CHECK(r.body == NULL);
     CHECK_EQ(xsp_client_outstanding(c), 0);
 
