@@ -9,6 +9,12 @@ wait_for "$T/echo.out" '^xsp serve: ready: echo$'
 expect_rc 0 "$XSP" call echo hi --dbg my-dbg-123
 expect_rc 3 "$XSP" call other x --timeout 0.2 --dbg other-dbg
 
+# the switch's expire event normally precedes the CLI's own give-up (500 ms later), but a
+# starved switch may record it late: give it up to 5 s before reading the ring
+for _ in $(seq 50); do
+  "$XSP" trace | grep -qE ' expire +other ' && break
+  sleep 0.1
+done
 tr=$("$XSP" trace)
 echo "$tr"
 for ev in send deliver reply; do
