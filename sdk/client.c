@@ -760,8 +760,10 @@ static call_t *call_start(xsp_client_t *c, kind_t kind, const char *queue, const
     call->flags = o.flags & (XSP_CALL_AT_MOST_ONCE | XSP_CALL_PERSISTENT);
     call->cb = cb;
     call->arg = arg;
-    int64_t now = xsp_now_ms();
-    call->sw_deadline = o.timeout_ms == XSP_TIMEOUT_INFINITE || kind == K_DIAG ? 0 : now + o.timeout_ms;
+    /* the clock only when a deadline needs it (a call without limits reads none) */
+    bool sw_limit = o.timeout_ms != XSP_TIMEOUT_INFINITE && kind != K_DIAG;
+    int64_t now = sw_limit || o.wait_ms != XSP_TIMEOUT_INFINITE ? xsp_now_ms() : 0;
+    call->sw_deadline = sw_limit ? now + o.timeout_ms : 0;
     call->wait_deadline = o.wait_ms == XSP_TIMEOUT_INFINITE ? INT64_MAX : now + o.wait_ms;
     call->wait_ms = o.wait_ms;
     bool ok = true;
@@ -785,7 +787,7 @@ static call_t *call_start(xsp_client_t *c, kind_t kind, const char *queue, const
     else
         c->head = call;
     c->tail = call;
-    call_transmit(c, call, now);     /* the clock read above: one per call */
+    call_transmit(c, call, now);     /* the clock read above: at most one per call */
     xsp_error_clear(err);
     return call;
 }
@@ -855,6 +857,8 @@ int xsp_client_timeout_ms(const xsp_client_t *c)
 
 static void expire_waits(xsp_client_t *c)
 {
+    if (!c->heap_len)
+        return;                 /* no clock read when no call has a wait limit */
     int64_t now = xsp_now_ms();
     while (c->heap_len && c->heap[0]->wait_deadline <= now) {
         call_t *call = c->heap[0];

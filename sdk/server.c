@@ -85,6 +85,7 @@ struct xsp_server {
     xsp_request_t *done_head, *done_tail;
     bool quit;
     int donefd;
+    atomic_bool done_signal;    /* donefd was written since the I/O thread last read it */
     atomic_bool stop;
     _Atomic uint64_t max_payload;   /* from the last WELCOME; read by any thread */
     unsigned nworkers;
@@ -194,6 +195,17 @@ static void finish(xsp_server_t *s, xsp_request_t *r)
     request_free(s, r);
 }
 
+/*  Wake the I/O thread: donefd first, then the flag it checks (so a process() that sees
+    the flag always finds the write to read; one that runs between the two finds the fd
+    readable and the flag down, and comes back a moment later). */
+static void signal_done(xsp_server_t *s)
+{
+    uint64_t one = 1;
+    ssize_t w = write(s->donefd, &one, sizeof one);
+    (void) w;
+    atomic_store(&s->done_signal, true);
+}
+
 /*  Hand an answered/released request to the I/O thread. */
 static void hand_back(xsp_request_t *r)
 {
@@ -210,9 +222,7 @@ static void hand_back(xsp_request_t *r)
         s->done_head = r;
     s->done_tail = r;
     pthread_mutex_unlock(&s->mu);
-    uint64_t one = 1;
-    ssize_t w = write(s->donefd, &one, sizeof one);
-    (void) w;
+    signal_done(s);
 }
 
 int xsp_request_reply(xsp_request_t *r, unsigned status, const void *body, size_t len)
@@ -550,6 +560,7 @@ xsp_server_t *xsp_server_new_opts(const xsp_server_opts_t *opts, xsp_error_t *er
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     atomic_init(&s->stop, false);
+    atomic_init(&s->done_signal, false);
     atomic_init(&s->max_payload, 0);
     s->donefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (s->donefd < 0) {
@@ -593,6 +604,16 @@ static void flush_done(xsp_server_t *s)
         finish(s, r);
         r = next;
     }
+}
+
+static void drain_done(xsp_server_t *s)
+{
+    if (!atomic_exchange(&s->done_signal, false))
+        return;
+    uint64_t junk;
+    ssize_t r = read(s->donefd, &junk, sizeof junk);    /* an eventfd: one read drains it */
+    (void) r;
+    flush_done(s);
 }
 
 void xsp_server_destroy(xsp_server_t **self_p)
@@ -656,12 +677,11 @@ int xsp_server_process(xsp_server_t *s)
 {
     xsp_server_t *prev = tl_io;
     tl_io = s;
-    uint64_t junk;
-    while (read(s->donefd, &junk, sizeof junk) > 0)
-        ;
-    flush_done(s);
+    /* requests answered on other threads: only when one said so (no read(2) and no lock
+       per call on a server whose handlers answer inline) */
+    drain_done(s);
     int n = xsp_session_process(s->s);
-    flush_done(s);
+    drain_done(s);
     tl_io = prev;
     return atomic_load(&s->stop) ? -1 : n;
 }
@@ -684,9 +704,7 @@ uint64_t xsp_server_peer_id(const xsp_server_t *s)
 void xsp_server_stop(xsp_server_t *s)
 {
     atomic_store(&s->stop, true);
-    uint64_t one = 1;
-    ssize_t w = write(s->donefd, &one, sizeof one);
-    (void) w;
+    signal_done(s);
 }
 
 /* ---- signals ---- */

@@ -158,6 +158,7 @@ struct xsp_session {
     int64_t hb;                 /* heartbeat interval in force, ms */
     int64_t last_send, last_recv, hello_at;
     int64_t now;                /* the clock read when the outer xsp_session_process began */
+    uint64_t sends;             /* messages sent so far (see xsp_session_process's end) */
     int in_process;             /* nesting depth of xsp_session_process */
     xsp_error_t refused;        /* why the last HELLO was refused (code XSP_OK if not) */
     xsp_session_events_t ev;
@@ -293,6 +294,7 @@ static int raw_send(xsp_session_t *s, const xsp_hdr_t *h, zmq_msg_t *payload)
     /* inside process() the clock read at its start is good enough for heartbeats (a batch
        takes microseconds); one clock read per message was measurable */
     s->last_send = s->in_process ? s->now : xsp_now_ms();
+    s->sends++;
     check_kick(s);
     return 0;
 }
@@ -546,9 +548,9 @@ static bool pending(xsp_session_t *s)
     return s->sock && zmq_getsockopt(s->sock, ZMQ_EVENTS, &ev, &sz) == 0 && (ev & ZMQ_POLLIN);
 }
 
-static void tick(xsp_session_t *s)
+/*  now: the caller's fresh clock reading. */
+static void tick(xsp_session_t *s, int64_t now)
 {
-    int64_t now = xsp_now_ms();
     if (s->state == ST_READY) {
         if (now - s->last_recv >= 3 * s->hb && !pending(s)) {
             reconnect(s, "was silent for 3 heartbeat intervals");
@@ -576,14 +578,18 @@ int xsp_session_process(xsp_session_t *s)
     uint64_t junk;
     if (s->kicked) {            /* only we write it: no read(2) per call when it is idle */
         s->kicked = false;
-        while (read(s->kickfd, &junk, sizeof junk) > 0)
-            ;
+        ssize_t r = read(s->kickfd, &junk, sizeof junk);    /* an eventfd: one read drains it */
+        (void) r;
     }
+    bool drained = false;       /* the loop ended on EAGAIN, which re-armed ZMQ_FD */
+    uint64_t sends_at_drain = 0;
     /* receive until EAGAIN (which also re-arms ZMQ_FD), or until the budget is spent */
     while (handled < PROCESS_BUDGET && s->sock) {
         zmq_msg_t hdr, payload;
         zmq_msg_init(&hdr);
         if (zmq_msg_recv(&hdr, s->sock, ZMQ_DONTWAIT) < 0) {
+            drained = errno == EAGAIN;
+            sends_at_drain = s->sends;
             zmq_msg_close(&hdr);
             break;
         }
@@ -624,10 +630,15 @@ int xsp_session_process(xsp_session_t *s)
             s->last_send = end;
         s->now = end;
     }
-    tick(s);
+    /* the outermost call's clock reading is fresh (its start, or its end if it handled
+       anything); a nested call may sit inside a long handler: it reads the clock */
+    tick(s, s->in_process == 1 ? s->now : xsp_now_ms());
     s->in_process--;
-    if (!s->in_process)
-        check_kick(s);  /* budget spent, or tick() sent: make sure we are called again */
+    /* Budget spent, or something sent after the EAGAIN that re-armed ZMQ_FD (tick()'s
+       heartbeat, a handler's send in a loop that did not drain): make sure we are called
+       again.  A drained loop with no send since needs no ZMQ_EVENTS query (a syscall) */
+    if (!s->in_process && (!drained || s->sends != sends_at_drain))
+        check_kick(s);
     return handled;
 }
 
