@@ -43,15 +43,16 @@ struct call {
     char *queue;                /* point into the call's own allocation */
     char *dbg;
     uint32_t queue_len, dbg_len;
-    bool has_body;
-    zmq_msg_t body;
+    const char *body;           /* body_len bytes inside the allocation (after dbg), kept
+                                   for a resend; each send copies them into a new frame */
+    size_t body_len;
     xsp_done_fn *cb;
     void *arg;                  /* the caller's arg, or ctx */
     xsp_drop_fn *drop;          /* run on ctx when the call ends without its callback */
     void *ctx;                  /* ctx_size bytes inside the allocation, or NULL */
     call_t *prev, *next;
     size_t room;                /* bytes after the struct (tail_), for reuse */
-    max_align_t tail_[];        /* ctx, then queue and dbg */
+    max_align_t tail_[];        /* ctx, then queue, dbg and the body */
 };
 
 typedef struct {
@@ -79,6 +80,7 @@ struct xsp_client {
 };
 
 #define SPARE_MAX 64            /* a steady pipeline reuses its calls: no malloc per call */
+#define SPARE_ROOM_MAX 4096     /* a call carrying a bigger body is freed, not kept */
 
 /* ================================================================ replies */
 
@@ -212,9 +214,7 @@ static void heap_remove(xsp_client_t *c, call_t *x)
 
 static void call_free(xsp_client_t *c, call_t *call)
 {
-    if (call->has_body)
-        zmq_msg_close(&call->body);
-    if (c && c->n_spare < SPARE_MAX) {
+    if (c && c->n_spare < SPARE_MAX && call->room <= SPARE_ROOM_MAX) {
         call->next = c->spare;
         c->spare = call;
         c->n_spare++;
@@ -318,14 +318,10 @@ static void call_transmit(xsp_client_t *c, call_t *call, int64_t now)
             int64_t left = call->sw_deadline - (now ? now : xsp_now_ms());
             h.timeout_ms = left > 0 ? (uint64_t) left : 1;  /* let the switch say expired */
         }
-        zmq_msg_t copy;
-        zmq_msg_t *payload = NULL;
-        if (call->has_body) {
-            zmq_msg_init(&copy);
-            zmq_msg_copy(&copy, &call->body);   /* shares the buffer: no copy of the bytes */
-            payload = &copy;
-        }
-        rc = xsp_session_send(c->s, &h, payload);
+        /* a new frame of the kept bytes: a shared frame (zmq_msg_copy) would cost more
+           in reference counting than copying a typical body */
+        rc = call->body_len ? xsp_session_send_bytes(c->s, &h, call->body, call->body_len)
+                            : xsp_session_send(c->s, &h, NULL);
     }
     if (rc == 0) {
         call->gen = xsp_session_generation(c->s);
@@ -736,7 +732,8 @@ static call_t *call_start(xsp_client_t *c, kind_t kind, const char *queue, const
     const char *dbg = o.dbg ? o.dbg : "";
     size_t qlen = strlen(qname), dlen = strlen(dbg);
     size_t ctx_room = (ctx_size + sizeof (max_align_t) - 1) / sizeof (max_align_t) * sizeof (max_align_t);
-    call_t *call = call_alloc(c, ctx_room + qlen + 1 + dlen + 1);
+    size_t blen = kind == K_REQUEST ? len : 0;
+    call_t *call = call_alloc(c, ctx_room + qlen + 1 + dlen + 1 + blen);
     if (!call) {
         xsp_error_set(err, XSP_E_SYSTEM, "out of memory");
         return NULL;
@@ -747,6 +744,12 @@ static call_t *call_start(xsp_client_t *c, kind_t kind, const char *queue, const
     memcpy(call->queue, qname, qlen + 1);
     call->dbg = strings + qlen + 1;
     memcpy(call->dbg, dbg, dlen + 1);
+    if (blen) {
+        char *b = call->dbg + dlen + 1;
+        memcpy(b, body, blen);
+        call->body = b;
+        call->body_len = blen;
+    }
     call->queue_len = (uint32_t) qlen;
     call->dbg_len = (uint32_t) dlen;
     if (ctx_size) {
@@ -766,15 +769,7 @@ static call_t *call_start(xsp_client_t *c, kind_t kind, const char *queue, const
     call->sw_deadline = sw_limit ? now + o.timeout_ms : 0;
     call->wait_deadline = o.wait_ms == XSP_TIMEOUT_INFINITE ? INT64_MAX : now + o.wait_ms;
     call->wait_ms = o.wait_ms;
-    bool ok = true;
-    if (kind == K_REQUEST && len > 0) {
-        ok = zmq_msg_init_size(&call->body, len) == 0;
-        if (ok) {
-            call->has_body = true;
-            memcpy(zmq_msg_data(&call->body), body, len);
-        }
-    }
-    if (!ok || xsp_idmap_put(&c->calls, call->id, call) != 0 ||
+    if (xsp_idmap_put(&c->calls, call->id, call) != 0 ||
         (call->wait_deadline != INT64_MAX && heap_push(c, call) != 0)) {
         xsp_idmap_del(&c->calls, call->id);
         call_free(c, call);

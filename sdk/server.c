@@ -608,7 +608,7 @@ static void flush_done(xsp_server_t *s)
 
 static void drain_done(xsp_server_t *s)
 {
-    if (!atomic_exchange(&s->done_signal, false))
+    if (!atomic_exchange(&s->done_signal, false) && !atomic_load(&s->stop))
         return;
     uint64_t junk;
     ssize_t r = read(s->donefd, &junk, sizeof junk);    /* an eventfd: one read drains it */
@@ -703,8 +703,13 @@ uint64_t xsp_server_peer_id(const xsp_server_t *s)
 
 void xsp_server_stop(xsp_server_t *s)
 {
+    /* once stop is set the owner may destroy s at any moment: touch nothing of it after
+       the store (the fd is read first; drain_done reads donefd whenever stop is set) */
+    int fd = s->donefd;
     atomic_store(&s->stop, true);
-    signal_done(s);
+    uint64_t one = 1;
+    ssize_t w = write(fd, &one, sizeof one);
+    (void) w;
 }
 
 /* ---- signals ---- */

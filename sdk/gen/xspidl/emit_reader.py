@@ -40,7 +40,9 @@ def _key_lookup(fname, fields):
 
 
 def _fields_fn(names, m, fname, ctype, fields, skip_kind):
-    """static int fname(xsp_rd_t *rd, uint32_t n, ctype *out): the n entries of a map."""
+    """static int fname(xsp_rd_t *rd, uint32_t n, ctype *out): the n entries of a map.
+    A union variant's takes `int kinds`: how many "kind" entries were read already (the
+    union reader consumes a leading one itself)."""
     if len(fields) > 64:
         raise ValueError("%s: more than 64 fields" % ctype)
     L = _key_lookup(fname + "_key", fields)
@@ -48,9 +50,10 @@ def _fields_fn(names, m, fname, ctype, fields, skip_kind):
     for i, f in enumerate(fields):
         if not FieldCode(names, m, f, "out->").optional:
             req |= 1 << i
-    L += ["static int %s(xsp_rd_t *rd, uint32_t n, %s *out)" % (fname, ctype), "{"]
     if skip_kind:
-        L.append("    int kinds = 0;")
+        L += ["static int %s(xsp_rd_t *rd, uint32_t n, %s *out, int kinds)" % (fname, ctype), "{"]
+    else:
+        L += ["static int %s(xsp_rd_t *rd, uint32_t n, %s *out)" % (fname, ctype), "{"]
     L.append("    uint64_t seen = 0;")
     L.append("")
     if not fields:
@@ -115,11 +118,12 @@ def _record(names, m, r):
     L += _key_lookup("rd_%s_kind_name" % b, r.variants)
     L += ["int %s_read_(xsp_rd_t *rd, %s *out)" % (b, t), "{",
           "    xsp_rd_t scan = *rd;",
-          "    uint32_t n;",
-          "    int kind = -1, rc;", "",
+          "    uint32_t n, total;",
+          "    int kind = -1, rc, first = 0;", "",
           "    /* the kind first (encoders write it first: then this loop stops at once) */",
           "    if (xsp_rd_map(&scan, &n))",
           "        return -1;",
+          "    total = n;",
           "    for (uint32_t i = 0; i < n; i++) {",
           "        const char *k;",
           "        uint32_t kl;", "",
@@ -129,20 +133,28 @@ def _record(names, m, r):
           "            if (kind >= 0 || xsp_rd_raw_str(&scan, &k, &kl) ||",
           "                (kind = rd_%s_kind_name(k, kl)) < 0)" % b,
           "                return -1;",
-          "            if (i == 0)",
-          "                break;          /* a second \"kind\" is refused below */",
+          "            if (i == 0) {",
+          "                first = 1;      /* a second \"kind\" is refused below */",
+          "                break;",
+          "            }",
           "        } else if (xsp_rd_skip(&scan)) {",
           "            return -1;",
           "        }",
           "    }",
-          "    if (kind < 0 || xsp_rd_map(rd, &n))",
+          "    if (kind < 0)",
           "        return -1;",
+          "    if (first) {",
+          "        *rd = scan;             /* the map header and \"kind\" are read: go on from there */",
+          "        n--;",
+          "    } else if (xsp_rd_map(rd, &n)) {",
+          "        return -1;",
+          "    }",
           "    out->kind = (%s_kind_t) kind;" % b,
           "    switch (out->kind) {"]
     for v in r.variants:
         target = "&out->u.%s" % v.name if v.fields else "out"
         L.append("    case %s:" % names.enum_const(u, v.name))
-        L.append("        rc = rd_%s_%s(rd, n, %s);" % (b, v.name, target))
+        L.append("        rc = rd_%s_%s(rd, n, %s, first);" % (b, v.name, target))
         L.append("        break;")
     L += ["    default:",
           "        rc = -1;",
@@ -150,7 +162,7 @@ def _record(names, m, r):
           "    }",
           "    if (rc)",
           "        return -1;",
-          "    xsp_rd_leave(rd, n);",
+          "    xsp_rd_leave(rd, total);",
           "    return 0;", "}", ""]
     return L
 
