@@ -190,7 +190,7 @@ static char *copy_str(xsp_rd_t *rd, const char *s, uint32_t n)
     return d;
 }
 
-int xsp_rd_str(xsp_rd_t *rd, char **out, size_t max)
+int xsp_rd_str_(xsp_rd_t *rd, char **out, size_t max)
 {
     const char *s;
     uint32_t n;

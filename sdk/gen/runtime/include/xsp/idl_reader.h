@@ -151,7 +151,29 @@ static inline int xsp_rd_key(xsp_rd_t *rd, const char **s, uint32_t *len)
     return xsp_rd_raw_str(rd, s, len);
 }
 /*  A string of at most max bytes without NUL bytes, copied (arena or malloc) into *out. */
-int xsp_rd_str(xsp_rd_t *rd, char **out, size_t max);
+int xsp_rd_str_(xsp_rd_t *rd, char **out, size_t max);
+static inline int xsp_rd_str(xsp_rd_t *rd, char **out, size_t max)
+{
+    /* the common case inline: a fixstr of up to 16 bytes into the arena's current block
+       (strings need no alignment), checked for NUL bytes while it is copied */
+    xsp_arena_t *a = rd->arena;
+    const unsigned char *p = rd->p;
+    if (a && a->p && p < rd->end && (*p & 0xe0u) == 0xa0u) {
+        uint32_t n = *p & 0x1fu;
+        if (n <= 16 && n <= max && n < (size_t) (rd->end - p) && (size_t) (a->end - a->p) > n) {
+            char *d = a->p;
+            for (uint32_t i = 0; i < n; i++)
+                if ((d[i] = (char) p[1 + i]) == '\0')
+                    return -1;
+            d[n] = '\0';
+            a->p = d + n + 1;
+            rd->p = p + 1 + n;
+            *out = d;
+            return 0;
+        }
+    }
+    return xsp_rd_str_(rd, out, max);
+}
 /*  True (and consumed) if the next value is nil. */
 static inline bool xsp_rd_nil(xsp_rd_t *rd)
 {
