@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-int xsp_pk_str(msgpack_packer *pk, const char *s)
+int xsp_pk_str_(msgpack_packer *pk, const char *s)
 {
     size_t n = s ? strlen(s) : 0;
     if (pk->callback == xsp_packbuf_write) {

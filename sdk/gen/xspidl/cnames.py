@@ -82,14 +82,6 @@ def c_bytes(b):
     return "".join(out)
 
 
-def mp_str_raw(s):
-    """C args `"<bytes>", n` of the msgpack encoding of the string s, header included: for
-    xsp_pk_raw, so a constant key costs one bounds check and one copy."""
-    b = s.encode("utf-8")
-    enc = mp_str_header(len(b)) + b
-    return "%s, %d" % (c_bytes(enc), len(enc))
-
-
 _NOT_AN_END = ("e.g", "i.e", "etc", "vs", "cf")
 
 

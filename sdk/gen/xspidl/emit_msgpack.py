@@ -8,23 +8,57 @@ the field path in the message.
 Never touches: request envelopes and results (emit_methods), value life cycle (emit_types).
 """
 
-from .cnames import cstr, mp_str_raw
+from .cnames import c_bytes, cstr, mp_str_header
 from .records import FieldCode, banner, c_prologue, per_type
 
 
+def _mp_str(s):
+    """The msgpack encoding of the string s, header included."""
+    b = s.encode("utf-8")
+    return mp_str_header(len(b)) + b
+
+
+def _raw_runs(items):
+    """Lines for a sequence of ("raw", bytes, label) and ("code", line) items: adjacent
+    constants are written by one xsp_pk_raw (one bounds check, one copy)."""
+    L, run, labels = [], b"", []
+
+    def flush():
+        if run:
+            L.append("XSP_PK(xsp_pk_raw(pk, %s, %d));   /* %s */" % (c_bytes(run), len(run), " ".join(labels)))
+    for it in items:
+        if it[0] == "raw":
+            run += it[1]
+            labels.append(it[2])
+        else:
+            flush()
+            run, labels = b"", []
+            L.append(it[1])
+    flush()
+    return L
+
+
 def _encode_fields(names, m, fields, acc, extra_count=0, head=None):
-    """Lines packing a map of `fields` (plus extra_count entries written by `head`)."""
+    """Lines packing a map of `fields` (plus extra_count entries written by `head`, a list
+    of ("raw", bytes, label) items).  Without optional fields the map header is a constant
+    too, and runs of constants (header, keys, a union's kind) are written at once."""
     fcs = [FieldCode(names, m, f, acc) for f in fields]
     required = sum(1 for fc in fcs if not fc.optional) + extra_count
-    L = ["size_t n = %d;" % required]
+    items = []
+    if any(fc.optional for fc in fcs) or required >= 16:
+        L = ["size_t n = %d;" % required]
+        for fc in fcs:
+            if fc.optional:
+                L.append("if (%s)" % fc.present())
+                L.append("    n++;")
+        L.append("XSP_PK(xsp_pk_map(pk, n));")
+        items += [("code", l) for l in L]
+    else:
+        items.append(("raw", bytes([0x80 | required]), "{%d}" % required))
+    items += head or []
     for fc in fcs:
-        if fc.optional:
-            L.append("if (%s)" % fc.present())
-            L.append("    n++;")
-    L.append("XSP_PK(xsp_pk_map(pk, n));")
-    L += head or []
-    for fc in fcs:
-        body = ['XSP_PK(xsp_pk_raw(pk, %s));   /* "%s" */' % (mp_str_raw(fc.name), fc.name)]
+        key = ("raw", _mp_str(fc.name), '"%s"' % fc.name)
+        body = []
         if fc.ct.needs_path:
             body.append("{")
             body.append("    xsp_path_t sub = xsp_path_field(path, %s);" % cstr(fc.name))
@@ -33,12 +67,14 @@ def _encode_fields(names, m, fields, acc, extra_count=0, head=None):
         else:
             body += fc.ct.encode(fc.lv, "path")
         if fc.optional:
-            L.append("if (%s) {" % fc.present())
-            L += ["    " + l for l in body]
-            L.append("}")
+            items.append(("code", "if (%s) {" % fc.present()))
+            items += [("code", "    " + l) for l in _raw_runs([key])]
+            items += [("code", "    " + l) for l in body]
+            items.append(("code", "}"))
         else:
-            L += body
-    return L
+            items.append(key)
+            items += [("code", l) for l in body]
+    return _raw_runs(items)
 
 
 def _keys_table(name, fields):
@@ -159,8 +195,7 @@ def _record(names, m, r):
         L.append("    switch (p->kind) {")
         for v in r.variants:
             L.append("    case %s: {" % names.enum_const(u, v.name))
-            head = ['XSP_PK(xsp_pk_raw(pk, %s));   /* "kind" */' % mp_str_raw("kind"),
-                    'XSP_PK(xsp_pk_raw(pk, %s));   /* "%s" */' % (mp_str_raw(v.name), v.name)]
+            head = [("raw", _mp_str("kind"), '"kind"'), ("raw", _mp_str(v.name), '"%s"' % v.name)]
             if v.fields:
                 L.append("        const %s *v = &p->u.%s;" % (names.variant_type(u, v), v.name))
             L += ["        " + l for l in _encode_fields(names, m, v.fields, "v->", 1, head)]
@@ -237,9 +272,17 @@ def _record(names, m, r):
 
 def _enum(names, d):
     b, t, n = names.base(d), names.type(d), names.upper(d) + "__COUNT"
+    wire = [_mp_str(v.name) for v in d.values]
     return [
+        "/* each value's wire form, header included: one xsp_pk_raw per value */",
+        "static const char *const %s_wire_[] = {" % b]  + \
+        ["    %s," % c_bytes(w) for w in wire] + ["};",
+        "static const unsigned char %s_wire_len_[] = { %s };" % (b, ", ".join(str(len(w)) for w in wire)),
+        "",
         "int %s_encode_(msgpack_packer *pk, %s v, const xsp_path_t *path, xsp_error_t *err)" % (b, t), "{",
-        "    return xsp_pk_enum(pk, (int) v, %s_names_, %s, %s, path, err);" % (b, n, cstr(d.name)), "}", "",
+        "    if ((unsigned) v < %s)" % n,
+        "        return xsp_pk_raw(pk, %s_wire_[v], %s_wire_len_[v]) ? xsp_enc_io(err, path) : 0;" % (b, b),
+        "    return xsp_pk_enum(pk, (int) v, %s_names_, %s, %s, path, err);    /* refuses it */" % (b, n, cstr(d.name)), "}", "",
         "int %s_decode_(const msgpack_object *o, %s *out, const xsp_path_t *path, xsp_error_t *err)" % (b, t), "{",
         "    int v = 0;",
         "    int rc = xsp_dec_enum(o, %s_names_, %s, %s, &v, path, err);" % (b, n, cstr(d.name)),

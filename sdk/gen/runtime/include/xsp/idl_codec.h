@@ -191,7 +191,6 @@ void xsp_packbuf_dispose(xsp_packbuf_t *b);
 void *xsp_packbuf_release(xsp_packbuf_t *b);
 int xsp_packbuf_write(void *data, const char *buf, size_t len);   /* msgpack_packer_write */
 
-int xsp_pk_str(msgpack_packer *pk, const char *s);          /* NULL packs "" */
 /*  n bytes already encoded (a generated constant: a key with its header, a request head). */
 static inline int xsp_pk_raw(msgpack_packer *pk, const char *bytes, size_t n)
 {
@@ -204,6 +203,28 @@ static inline int xsp_pk_raw(msgpack_packer *pk, const char *bytes, size_t n)
         }
     }
     return pk->callback(pk->data, bytes, n);
+}
+int xsp_pk_str_(msgpack_packer *pk, const char *s);         /* NULL packs "" */
+static inline int xsp_pk_str(msgpack_packer *pk, const char *s)
+{
+    /* the common case inline: a string under 256 bytes into a packbuf with room */
+    if (s && pk->callback == xsp_packbuf_write) {
+        xsp_packbuf_t *b = (xsp_packbuf_t *) pk->data;
+        size_t n = strlen(s);
+        if (!b->failed && n < 256 && b->cap - b->len >= n + 2) {
+            unsigned char *p = (unsigned char *) b->data + b->len;
+            if (n < 32) {
+                *p++ = (unsigned char) (0xa0u | n);
+            } else {
+                *p++ = 0xd9;
+                *p++ = (unsigned char) n;
+            }
+            memcpy(p, s, n);
+            b->len = (size_t) ((char *) p + n - b->data);
+            return 0;
+        }
+    }
+    return xsp_pk_str_(pk, s);
 }
 /*  One byte (a fixmap/fixarray header, a small integer, a boolean): the common cases of
     the calls below, without msgpack-c's callback. */
