@@ -703,13 +703,14 @@ uint64_t xsp_server_peer_id(const xsp_server_t *s)
 
 void xsp_server_stop(xsp_server_t *s)
 {
-    /* once stop is set the owner may destroy s at any moment: touch nothing of it after
-       the store (the fd is read first; drain_done reads donefd whenever stop is set) */
-    int fd = s->donefd;
-    atomic_store(&s->stop, true);
+    /* Wake the loop first, then set stop: once the loop sees stop its owner may destroy s
+       (and close donefd) at any moment, so nothing here may follow the store.  A loop
+       woken before the store finds stop unset and donefd still readable (drain_done reads
+       it only when signalled or stopping), so it comes straight back until it sees it. */
     uint64_t one = 1;
-    ssize_t w = write(fd, &one, sizeof one);
+    ssize_t w = write(s->donefd, &one, sizeof one);
     (void) w;
+    atomic_store(&s->stop, true);
 }
 
 /* ---- signals ---- */
